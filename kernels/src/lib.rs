@@ -1,0 +1,1 @@
+//! 4-bit NF4/FP4 quantization kernels for lpipe.

@@ -1,0 +1,1 @@
+//! Checker: typed AST → validated pipeline, collecting every diagnostic in one pass.

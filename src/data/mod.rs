@@ -1,0 +1,1 @@
+//! Datasets: Alpaca JSON/JSONL, synthetic arithmetic, prompt templates, tokenized examples.

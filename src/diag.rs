@@ -1,0 +1,1 @@
+//! The diagnostic enum: one variant per stable code `lpipe::E…`.

@@ -1,0 +1,1 @@
+//! Evaluation tasks defined as in lm-evaluation-harness, and their metrics.

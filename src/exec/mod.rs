@@ -1,0 +1,1 @@
+//! Executor: walks the stage graph, caches artifacts by content hash, writes run directories.

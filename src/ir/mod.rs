@@ -1,0 +1,1 @@
+//! The validated pipeline as plain serde data (RON is its machine-readable form).

@@ -1,0 +1,5 @@
+//! The `lpipe` binary.
+
+fn main() -> std::process::ExitCode {
+    lpipe::cli::main()
+}

@@ -1,0 +1,1 @@
+//! Checkpoint formats and loading: GGUF, HF safetensors directories, model configs.

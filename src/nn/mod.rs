@@ -1,0 +1,1 @@
+//! Burn modules: the Llama-family decoder and its LoRA-wrapped linears.

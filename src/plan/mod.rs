@@ -1,0 +1,1 @@
+//! Planning: stage graph, execution order, parameter counts and memory estimates.

@@ -1,0 +1,1 @@
+//! bitsandbytes-compatible 4-bit quantization (NF4/FP4, double quantization).

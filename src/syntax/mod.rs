@@ -1,0 +1,1 @@
+//! Source text → typed AST with spans (pest grammar in `grammar/lpipe.pest`).

@@ -1,0 +1,1 @@
+//! Training: LoRA optimisation loop, optimizers, schedules, checkpoints.
