@@ -5,6 +5,7 @@
 //! ([`exec`]) by stages that load models ([`model`], [`nn`], [`tokenizer`], [`quant`]),
 //! prepare data ([`data`]), train ([`train`]) and evaluate ([`eval`]).
 
+pub mod bench;
 pub mod cache;
 pub mod check;
 pub mod cli;

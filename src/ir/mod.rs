@@ -1,1 +1,3 @@
 //! The validated pipeline as plain serde data (RON is its machine-readable form).
+
+pub mod target;

@@ -1,0 +1,1 @@
+//! Benchmarks behind `lpipe bench`: each prints a table with a reference measured in the same run.

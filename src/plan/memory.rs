@@ -1,0 +1,1 @@
+//! Peak-memory estimates per run, calibrated against the seed's measurements.

@@ -1,0 +1,1 @@
+//! Parameter counts (base and LoRA-trainable) computed from an architecture alone.
