@@ -1,1 +1,3 @@
 //! Executor: walks the stage graph, caches artifacts by content hash, writes run directories.
+
+pub mod atomic;
