@@ -1,3 +1,4 @@
 //! Executor: walks the stage graph, caches artifacts by content hash, writes run directories.
 
 pub mod atomic;
+pub mod rundir;
