@@ -32,7 +32,7 @@ fn write_st(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
 
 fn ramp(n: usize, seed: f32) -> Vec<f32> {
     (0..n)
-        .map(|i| ((i as f32 * 0.37 + seed).sin() * 0.05))
+        .map(|i| (i as f32 * 0.37 + seed).sin() * 0.05)
         .collect()
 }
 
