@@ -239,7 +239,7 @@ fn report_puts_runs_side_by_side() {
     assert!(row[0].ends_with("r16") && row[1] == "16", "{row:?}");
     // A directory with no results is a diagnostic naming it.
     let empty = temp_dir("eval-empty");
-    let err = collect_runs(&[empty.clone()]).unwrap_err();
+    let err = collect_runs(std::slice::from_ref(&empty)).unwrap_err();
     assert!(
         matches!(err, EvalError::Results { ref path, .. } if *path == empty),
         "{err}"
