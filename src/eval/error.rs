@@ -171,6 +171,19 @@ pub enum EvalError {
         /// The task.
         task: String,
     },
+
+    /// The Python reference of a benchmark could not run or answered nonsense.
+    #[error("the reference measurement failed: {message}")]
+    #[diagnostic(
+        code(lpipe::E612),
+        help(
+            "set LPIPE_PYTHON to a Python with torch, transformers and gguf (scripts/reference/score.py says how to install them)"
+        )
+    )]
+    Reference {
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// Shorthand for evaluation results.

@@ -118,7 +118,7 @@ pub fn evaluate<S: Scorer>(
 }
 
 /// The requests of a batch of documents, with where each document's requests start.
-fn build_requests(
+pub fn build_requests(
     tokenizer: &dyn Tokenizer,
     task: &str,
     docs: &[Doc],

@@ -24,7 +24,7 @@ fn numeric(cell: &str) -> bool {
     let t = cell.trim_start_matches(['+', '-']);
     !t.is_empty()
         && t.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && t.chars().all(|c| "0123456789.e-+% ±s".contains(c))
+        && t.chars().all(|c| "0123456789.e-+% ±sx".contains(c))
 }
 
 fn csv_cell(cell: &str) -> String {
