@@ -36,6 +36,27 @@ pub fn context_groups(requests: &[Request]) -> Vec<Range<usize>> {
     out
 }
 
+/// Length of the token prefix shared by every request's context + continuation.
+///
+/// TruthfulQA's six-question primer (about 190 tokens) and MMLU's few-shot block start every context
+/// of their task, so a scorer can run that prefix once per call and reuse its key/value cache.
+pub fn shared_prefix_len(requests: &[Request]) -> usize {
+    let Some(first) = requests.first() else {
+        return 0;
+    };
+    let whole =
+        |r: &Request| -> Vec<u32> { r.context.iter().chain(&r.continuation).copied().collect() };
+    let base = whole(first);
+    // Never the whole sequence: the last token of each request is not an input.
+    let mut len = base.len().saturating_sub(1);
+    for r in &requests[1..] {
+        let other = whole(r);
+        let common = base.iter().zip(&other).take_while(|(a, b)| a == b).count();
+        len = len.min(common).min(other.len().saturating_sub(1));
+    }
+    len
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +72,25 @@ mod tests {
         let reqs = [req(&a, 5), req(&a, 6), req(&b, 7), req(&a, 8)];
         assert_eq!(context_groups(&reqs), vec![0..2, 2..3, 3..4]);
         assert!(context_groups(&[]).is_empty());
+    }
+
+    #[test]
+    fn shared_prefix_spans_contexts_and_stops_before_the_last_token() {
+        let req = |c: Vec<u32>, k: Vec<u32>| Request {
+            context: Arc::from(c),
+            continuation: k,
+        };
+        let reqs = [
+            req(vec![1, 2, 3, 4], vec![9]),
+            req(vec![1, 2, 3, 5], vec![8, 7]),
+            req(vec![1, 2, 3], vec![4]),
+        ];
+        assert_eq!(shared_prefix_len(&reqs), 3);
+        assert_eq!(shared_prefix_len(&reqs[..1]), 4);
+        assert_eq!(
+            shared_prefix_len(&[req(vec![1], vec![2]), req(vec![1, 2], vec![3])]),
+            1
+        );
+        assert_eq!(shared_prefix_len(&[]), 0);
     }
 }
