@@ -1,12 +1,213 @@
-//! `lpipe report`.
+//! `lpipe report`: one table of several runs side by side, one row per run, as the seed article's
+//! comparison tables: summary values (swept settings, parameters, wall time, losses) from each run's
+//! `summary.json`, then every evaluation score from its `eval.json`.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use crate::eval::error::EvalError;
+use crate::eval::results::{EVAL_JSON, EvalReport};
+use crate::eval::table::{Format, Table};
+
+/// File name of a run's training/sweep summary (written by the run stage).
+pub const SUMMARY_JSON: &str = "summary.json";
 
 /// Arguments of `lpipe report`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Run directories, or sweep directories whose subdirectories are runs.
+    #[arg(required = true, value_name = "RUN_DIR")]
+    pub runs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Also show the tasks inside groups (the 57 MMLU subjects, the BLiMP paradigms, …).
+    #[arg(long)]
+    pub subtasks: bool,
+    /// Leave out standard errors.
+    #[arg(long)]
+    pub no_stderr: bool,
+}
 
 /// Runs `lpipe report`.
-pub fn run(_args: Args) -> miette::Result<ExitCode> {
-    super::unavailable("report")
+pub fn run(args: Args) -> miette::Result<ExitCode> {
+    let runs = collect_runs(&args.runs)?;
+    let table = build_table(
+        &runs,
+        args.subtasks,
+        !args.no_stderr,
+        args.format == Format::Csv,
+    );
+    print!("{}", table.render(args.format));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One run's readable results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResults {
+    /// The run directory.
+    pub dir: PathBuf,
+    /// `summary.json`, if present.
+    pub summary: Option<serde_json::Value>,
+    /// `eval.json`, if present.
+    pub eval: Option<EvalReport>,
+}
+
+fn is_run(dir: &Path) -> bool {
+    dir.join(EVAL_JSON).is_file() || dir.join(SUMMARY_JSON).is_file()
+}
+
+/// Expands the paths into run directories and reads them.
+pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<RunResults>, EvalError> {
+    let mut dirs = Vec::new();
+    for path in paths {
+        if is_run(path) {
+            dirs.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| EvalError::Results {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let mut subs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_run(p))
+            .collect();
+        if subs.is_empty() {
+            return Err(EvalError::Results {
+                path: path.clone(),
+                message: format!(
+                    "neither it nor its subdirectories hold {EVAL_JSON} or {SUMMARY_JSON}"
+                ),
+            });
+        }
+        subs.sort();
+        dirs.extend(subs);
+    }
+    dirs.into_iter().map(|dir| read_run(&dir)).collect()
+}
+
+fn read_run(dir: &Path) -> Result<RunResults, EvalError> {
+    let eval = if dir.join(EVAL_JSON).is_file() {
+        Some(EvalReport::read(dir)?)
+    } else {
+        None
+    };
+    let summary_path = dir.join(SUMMARY_JSON);
+    let summary = if summary_path.is_file() {
+        let text = std::fs::read_to_string(&summary_path).map_err(|e| EvalError::Results {
+            path: summary_path.clone(),
+            message: e.to_string(),
+        })?;
+        Some(serde_json::from_str(&text).map_err(|e| EvalError::Results {
+            path: summary_path.clone(),
+            message: e.to_string(),
+        })?)
+    } else {
+        None
+    };
+    Ok(RunResults {
+        dir: dir.to_path_buf(),
+        summary,
+        eval,
+    })
+}
+
+/// Scalar leaves of a JSON value with dotted keys (arrays, such as loss curves, are left out).
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Value::Array(_) | Value::Null => {}
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        Value::Number(n) => out.push((
+            prefix.to_string(),
+            format_number(n.as_f64().unwrap_or(f64::NAN), n.is_f64()),
+        )),
+        Value::Bool(b) => out.push((prefix.to_string(), b.to_string())),
+    }
+}
+
+fn format_number(x: f64, float: bool) -> String {
+    if !float {
+        return format!("{x}");
+    }
+    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn push_column(columns: &mut Vec<String>, name: &str) -> usize {
+    match columns.iter().position(|c| c == name) {
+        Some(i) => i,
+        None => {
+            columns.push(name.to_string());
+            columns.len() - 1
+        }
+    }
+}
+
+/// The side-by-side table: a `run` column, summary columns, then one column per score.
+/// `split_stderr` puts standard errors in their own columns (for CSV).
+pub fn build_table(runs: &[RunResults], subtasks: bool, stderr: bool, split_stderr: bool) -> Table {
+    let mut columns: Vec<String> = vec!["run".into()];
+    let mut rows: Vec<Vec<(usize, String)>> = Vec::new();
+    for run in runs {
+        let mut row = vec![(0, run.dir.display().to_string())];
+        if let Some(summary) = &run.summary {
+            let mut leaves = Vec::new();
+            flatten("", summary, &mut leaves);
+            for (k, v) in leaves {
+                row.push((push_column(&mut columns, &k), v));
+            }
+        }
+        rows.push(row);
+    }
+    for (run, row) in runs.iter().zip(rows.iter_mut()) {
+        let Some(eval) = &run.eval else { continue };
+        let hidden: Vec<&String> = if subtasks {
+            Vec::new()
+        } else {
+            eval.scores.iter().flat_map(|s| s.members.iter()).collect()
+        };
+        for s in eval.scores.iter().filter(|s| !hidden.contains(&&s.name)) {
+            let title = format!("{} ({})", s.name, s.metric);
+            let value = format!("{:.4}", s.value);
+            let se = s.stderr.map(|e| format!("{e:.4}")).unwrap_or_default();
+            if stderr && split_stderr {
+                row.push((push_column(&mut columns, &title), value));
+                row.push((push_column(&mut columns, &format!("{} stderr", s.name)), se));
+            } else if stderr && !se.is_empty() {
+                row.push((push_column(&mut columns, &title), format!("{value} ± {se}")));
+            } else {
+                row.push((push_column(&mut columns, &title), value));
+            }
+        }
+        row.push((
+            push_column(&mut columns, "eval wall_s"),
+            format!("{:.1}", eval.wall_s),
+        ));
+    }
+    let mut table = Table::new(columns.clone());
+    for row in rows {
+        let mut cells = vec![String::new(); columns.len()];
+        for (i, v) in row {
+            if let Some(c) = cells.get_mut(i) {
+                *c = v;
+            }
+        }
+        table.rows.push(cells);
+    }
+    table
 }
