@@ -6,6 +6,8 @@
 //! scratch a 4-bit layer needs to dequantize a weight. docs/memory.md derives every term and
 //! compares the sum with the A100 measurements of the seed and of LitGPT.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ir::target::LoraTarget;
@@ -67,6 +69,17 @@ pub enum Precision {
 }
 
 impl Precision {
+    /// Parses LitGPT's spelling (`bf16-true`, `bf16-mixed`, `16-true`, `32-true`).
+    pub fn from_name(name: &str) -> Option<Precision> {
+        match name {
+            "bf16-true" => Some(Precision::Bf16True),
+            "bf16-mixed" => Some(Precision::Bf16Mixed),
+            "16-true" => Some(Precision::F16True),
+            "32-true" => Some(Precision::F32True),
+            _ => None,
+        }
+    }
+
     /// `(base weights, activations, trainable parameters)` dtypes.
     pub fn dtypes(self) -> (Dtype, Dtype, Dtype) {
         match self {
@@ -243,6 +256,34 @@ impl MemoryEstimate {
             ("logits", self.logits),
             ("dequantization scratch", self.dequant_scratch),
         ]
+    }
+}
+
+/// Bytes as decimal gigabytes with two decimals (the unit LitGPT and the seed report).
+pub fn format_gb(bytes: u64) -> String {
+    format!("{:.2} GB", bytes as f64 / 1e9)
+}
+
+impl fmt::Display for MemoryEstimate {
+    /// One line per non-zero part, then the allocated peak and the device total.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (label, bytes) in self.parts().into_iter().filter(|(_, b)| *b > 0) {
+            writeln!(f, "  {label:<24} {:>10}", format_gb(bytes))?;
+        }
+        writeln!(
+            f,
+            "  {:<24} {:>10}",
+            "peak allocated",
+            format_gb(self.allocated)
+        )?;
+        write!(
+            f,
+            "  {:<24} {:>10}  (+ allocator slack {}, context {})",
+            "device total",
+            format_gb(self.total),
+            format_gb(self.allocator_slack),
+            format_gb(self.context)
+        )
     }
 }
 

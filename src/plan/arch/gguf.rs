@@ -19,6 +19,19 @@ pub enum GgufScalar {
     ArrayLen(u64),
 }
 
+impl std::fmt::Display for GgufScalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GgufScalar::Uint(n) => write!(f, "{n}"),
+            GgufScalar::Int(n) => write!(f, "{n}"),
+            GgufScalar::Float(x) => write!(f, "{x:?} (a float)"),
+            GgufScalar::Bool(b) => write!(f, "{b} (a boolean)"),
+            GgufScalar::Str(s) => write!(f, "{s:?} (a string)"),
+            GgufScalar::ArrayLen(n) => write!(f, "an array of {n}"),
+        }
+    }
+}
+
 /// Read access to a GGUF header: its key/value metadata and its tensor names.
 pub trait GgufHeader {
     /// The value stored under `key`, if any.
@@ -109,7 +122,7 @@ impl Gguf<'_> {
             None => Err(self.missing(key, &format!("`{key}`"))),
             Some(GgufScalar::Uint(n)) if n > 0 => Ok(to_usize(n)),
             Some(GgufScalar::Int(n)) if n > 0 => Ok(to_usize(n.unsigned_abs())),
-            Some(v) => Err(self.invalid(key, format!("is {v:?}, not a positive integer"))),
+            Some(v) => Err(self.invalid(key, format!("is {v}, not a positive integer"))),
         }
     }
 
@@ -117,7 +130,7 @@ impl Gguf<'_> {
         match self.header.kv(key) {
             None => Err(self.missing(key, &format!("`{key}`"))),
             Some(GgufScalar::Float(x)) if x > 0.0 && x.is_finite() => Ok(x),
-            Some(v) => Err(self.invalid(key, format!("is {v:?}, not a positive number"))),
+            Some(v) => Err(self.invalid(key, format!("is {v}, not a positive number"))),
         }
     }
 }

@@ -88,3 +88,60 @@ fn state_bytes(s: LinearShape, q: FourBit) -> u64 {
         blocks.saturating_mul(4)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::arch::Arch;
+    use crate::plan::memory::{MemoryInputs, Precision};
+
+    fn llama2_7b() -> MemoryInputs {
+        let arch = Arch::builtin("llama2-7b").expect("built in");
+        MemoryInputs::new(arch, &[], 8, Precision::Bf16True, 1)
+    }
+
+    #[test]
+    fn nf4_layout_of_llama2_7b() {
+        // 6,476,005,376 block-linear and 131,072,000 head weights, all multiples of 64.
+        let b = base(&llama2_7b().quantized(false));
+        // Two codes per byte, plus the bf16 embedding (262,144,000 B) and norms (532,480 B).
+        assert_eq!(b.weights, 3_303_538_688 + 262_144_000 + 532_480);
+        // One f32 absmax per 64 weights.
+        assert_eq!(b.quant_state, 4 * 103_235_584);
+        // The dequantized head in bf16.
+        assert_eq!(b.dequant_scratch, 2 * 131_072_000);
+    }
+
+    #[test]
+    fn double_quant_state_of_llama2_7b() {
+        // Per tensor: one byte per block, an f32 per 256 blocks, an f32 offset. Attention
+        // weights have 262,144 blocks, MLP weights 704,512, the head 2,048,000.
+        let per_layer = 4 * (262_144 + 4 * 1024 + 4) + 3 * (704_512 + 4 * 2752 + 4);
+        let head = 2_048_000 + 4 * 8000 + 4;
+        let b = base(&llama2_7b().quantized(true));
+        assert_eq!(b.quant_state, 32 * per_layer + head);
+    }
+
+    #[test]
+    fn unquantized_head_and_tied_head() {
+        let mut run = llama2_7b().quantized(false);
+        if let BaseFormat::FourBit(q) = &mut run.base {
+            q.quantize_head = false;
+        }
+        let b = base(&run);
+        assert_eq!(
+            b.weights,
+            6_476_005_376 / 2 + 2 * (131_072_000 + 266_240 + 131_072_000)
+        );
+        // The largest block weight (4096 × 11008) is the scratch now.
+        assert_eq!(b.dequant_scratch, 2 * 4096 * 11008);
+        let tied = MemoryInputs::new(
+            Arch::builtin("smollm2-135m").expect("built in"),
+            &[],
+            8,
+            Precision::F32True,
+            1,
+        );
+        assert_eq!(base(&tied).weights, 4 * 134_515_008);
+    }
+}
