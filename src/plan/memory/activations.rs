@@ -69,26 +69,28 @@ fn per_block_token(inputs: &MemoryInputs) -> u64 {
     let (q, kv) = (a.q_dim() as u64, a.kv_dim() as u64);
     // 1. Two RMS norms computed in f32 keep their f32 input (x·x and x·rsqrt save it).
     let norms = mul(&[2, 4, h]);
-    // 2. Attention: the fused qkv output stays whole (v is a view of it), RoPE'd q and k are
-    //    new tensors, then the attention output; flash attention adds an f32 logsumexp per head.
-    let attention = sum(&[
-        mul(&[b, sum(&[q, kv, kv])]),
-        mul(&[b, sum(&[q, kv])]),
-        mul(&[b, q]),
-        mul(&[4, a.num_heads as u64]),
-    ]);
+    // 2. Attention keeps q, k, v and its output, plus flash attention's f32 logsumexp per
+    //    head. With as many kv heads as query heads, v is a view of the fused qkv output, which
+    //    therefore stays whole, and RoPE'd q and k are new tensors. With grouped-query
+    //    attention LitGPT expands k and v to all heads, so q, k, v are each query-sized copies.
+    let qkv = if a.num_kv_heads == a.num_heads {
+        sum(&[mul(&[b, sum(&[q, kv, kv])]), mul(&[b, sum(&[q, kv])])])
+    } else {
+        mul(&[3, b, q])
+    };
+    let attention = sum(&[qkv, mul(&[b, q]), mul(&[4, a.num_heads as u64])]);
     // 3. SwiGLU: silu's input, its output and the up projection, plus the calibrated tensor.
     let mlp = mul(&[3 + CALIBRATED_MLP_TENSORS, b, i]);
     // 4. LoRA: each dropout keeps its output (and mask), each `A` its input for `B`.
     let t = &inputs.targets;
-    let qkv = [LoraTarget::Query, LoraTarget::Key, LoraTarget::Value]
+    let qkv_adapters = [LoraTarget::Query, LoraTarget::Key, LoraTarget::Value]
         .iter()
         .filter(|x| t.contains(x))
         .count() as u64;
     let lora = sum(&[
         // One dropout feeds the fused qkv adapter (LitGPT's LoRAQKVLinear).
-        if qkv > 0 {
-            lora_input(inputs, h, qkv)
+        if qkv_adapters > 0 {
+            lora_input(inputs, h, qkv_adapters)
         } else {
             0
         },
@@ -123,4 +125,44 @@ fn lora_input(inputs: &MemoryInputs, width: u64, adapters: u64) -> u64 {
         mul(&[b + mask, width]),
         mul(&[adapters, b, u64::from(inputs.r)]),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::arch::Arch;
+    use crate::plan::memory::Precision;
+
+    fn tiny(kv_heads: usize) -> MemoryInputs {
+        let mut arch = Arch::builtin("tiny").expect("built in");
+        arch.num_kv_heads = kv_heads;
+        MemoryInputs::new(arch, &[], 8, Precision::Bf16True, 1)
+    }
+
+    #[test]
+    fn block_inventory_by_attention_kind() {
+        // tiny: h = q = 64, i = 128, 4 heads. Norms 2·4·64 = 512, MLP (3 + 1)·2·128 = 1024,
+        // attention output 2·64 plus logsumexp 4·4.
+        let common = 512 + 1024 + 128 + 16;
+        // Grouped-query (2 kv heads): q, k, v expanded to query size, 3·2·64.
+        assert_eq!(per_block_token(&tiny(2)), common + 384);
+        // Multi-head: fused qkv kept whole 2·(64 + 128), RoPE'd q and k 2·(64 + 64).
+        assert_eq!(per_block_token(&tiny(4)), common + 384 + 256);
+    }
+
+    #[test]
+    fn lora_inputs_keep_dropout_output_and_mask() {
+        let mut run = tiny(4);
+        let plain = per_block_token(&run);
+        run.targets = vec![LoraTarget::Query, LoraTarget::Value];
+        // One dropout on the 64-wide input (2 + 1 bytes each) and two rank-8 A outputs.
+        assert_eq!(per_block_token(&run) - plain, 3 * 64 + 2 * 2 * 8);
+        run.targets = vec![LoraTarget::Mlp];
+        run.lora_dropout = 0.0;
+        // gate/up inputs (64 wide) and the down input (128 wide), no masks, three A outputs.
+        assert_eq!(
+            per_block_token(&run) - plain,
+            2 * (64 + 64 + 128) + 3 * 2 * 8
+        );
+    }
 }
