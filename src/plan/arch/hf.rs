@@ -194,6 +194,17 @@ mod tests {
     }
 
     #[test]
+    fn transformers5_rope_parameters_and_explicit_head_dim() {
+        let text = r#"{"vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "head_dim": 32,
+            "rope_parameters": {"rope_theta": 500000.0, "rope_type": "default"}}"#;
+        let a = Arch::from_hf_config_str(text, "config.json").expect("parses");
+        assert_eq!(a.rope_theta, 500_000.0);
+        // head_dim wins over hidden / heads: q_proj is 64 → 128.
+        assert_eq!((a.head_dim, a.q_dim()), (32, 128));
+    }
+
+    #[test]
     fn gqa_heads_must_divide() {
         let text = r#"{"vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 3}"#;
