@@ -32,7 +32,7 @@ use crate::syntax::ast::{Expr, ExprKind};
 
 /// Built-in architecture names `model.arch` accepts.
 pub fn arch_names() -> Vec<&'static str> {
-    vec!["llama2-7b", "llama2-13b", "smollm2-135m", "tiny"]
+    crate::plan::arch::Arch::builtin_names().collect()
 }
 
 /// The outcome of checking one file.

@@ -8,7 +8,7 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
-use crate::ir::{EvalOn, RunConfig};
+use crate::ir::{EvalOn, RunConfig, Task};
 
 /// What a node does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +116,10 @@ impl StageGraph {
                     EvalOn::Base => Some(base),
                     EvalOn::Adapter => train,
                 };
-                for d in [dep, tokenize].into_iter().flatten() {
+                // Benchmarks bring their own data; only `heldout` scores the tokenized split.
+                let heldout = eval.tasks.iter().any(|t| matches!(t, Task::Heldout { .. }));
+                let data = if heldout { tokenize } else { None };
+                for d in [dep, data].into_iter().flatten() {
                     g.add_edge(d, e, ());
                 }
                 evals.push(e);

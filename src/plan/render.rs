@@ -19,11 +19,6 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// Bytes in GiB with two decimals.
-pub fn gib(bytes: u64) -> String {
-    format!("{:.2} GiB", bytes as f64 / (1u64 << 30) as f64)
-}
-
 /// The human-readable plan.
 pub fn text(pipeline: &Pipeline, schedule: &Schedule) -> String {
     let mut out = String::new();
@@ -38,6 +33,12 @@ pub fn text(pipeline: &Pipeline, schedule: &Schedule) -> String {
     }
     let _ = writeln!(out, "\nstages, in execution order:");
     let config = pipeline.runs.first().map(|r| &r.config);
+    let name_width = schedule
+        .steps
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(8);
     for (i, step) in schedule.steps.iter().enumerate() {
         let detail = config.map(|c| describe(c, &step.name)).unwrap_or_default();
         let after = if step.after.is_empty() {
@@ -45,7 +46,12 @@ pub fn text(pipeline: &Pipeline, schedule: &Schedule) -> String {
         } else {
             format!("  (after {})", step.after.join(", "))
         };
-        let _ = writeln!(out, "  {:>2}. {:<18} {detail}{after}", i + 1, step.name);
+        let _ = writeln!(
+            out,
+            "  {:>2}. {:<name_width$}  {detail}{after}",
+            i + 1,
+            step.name
+        );
     }
     let _ = writeln!(out, "\nruns ({}):", schedule.runs.len());
     let width = schedule
@@ -63,7 +69,9 @@ pub fn text(pipeline: &Pipeline, schedule: &Schedule) -> String {
     for run in &schedule.runs {
         let trainable = run.trainable.map_or("?".into(), thousands);
         let total = run.base_total.map_or("?".into(), thousands);
-        let memory = run.memory.map_or("?".into(), gib);
+        let memory = run
+            .memory
+            .map_or("-".into(), crate::plan::memory::format_gb);
         let _ = writeln!(
             out,
             "  {:<width$}  {trainable:>14}  {total:>16}  {memory:>12}",
