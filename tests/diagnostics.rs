@@ -103,3 +103,14 @@ fn set_overrides_are_checked_and_point_at_the_argument() {
     assert!(text.contains("--set"), "{text}");
     insta::assert_snapshot!("set-override", text);
 }
+
+#[test]
+fn docs_list_every_code() {
+    let docs = std::fs::read_to_string("docs/diagnostics.md").expect("docs/diagnostics.md");
+    for code in CODES {
+        assert!(
+            docs.contains(&format!("## {code}\n")),
+            "docs/diagnostics.md lacks {code}"
+        );
+    }
+}

@@ -36,6 +36,14 @@ fn exercise(text: &str) {
     }
 }
 
+/// Cases per property: `PROPTEST_CASES` or 1000.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
 /// Tokens of the language, so random text often gets deep into the grammar.
 const TOKENS: [&str; 40] = [
     "lora",
@@ -81,7 +89,8 @@ const TOKENS: [&str; 40] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, max_shrink_iters: 200, .. ProptestConfig::default() })]
+    // Bounded for CI (a few seconds); raise with PROPTEST_CASES for a longer soak.
+    #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 200, .. ProptestConfig::default() })]
 
     #[test]
     fn random_bytes_never_panic(text in "\\PC{0,200}") {

@@ -72,16 +72,31 @@ impl Formatter<'_> {
             if c.span.start >= upto {
                 break;
             }
-            if (blank || self.has_blank_line(self.last_end, c.span.start)) && !self.out.is_empty() {
-                self.out.push('\n');
+            if blank || self.has_blank_line(self.last_end, c.span.start) {
+                self.blank();
             }
             blank = false;
             self.line(indent, &c.text);
             self.last_end = c.span.end;
             self.next += 1;
         }
-        if blank && !self.out.is_empty() {
+        if blank {
+            self.blank();
+        }
+    }
+
+    /// Ends the output with one blank line (never two, never at the start).
+    fn blank(&mut self) {
+        if !self.out.is_empty() && !self.out.ends_with('\n') {
             self.out.push('\n');
+        }
+    }
+
+    /// Emits the comments inside an item (before `upto`) on their own lines above it.
+    fn moved(&mut self, upto: usize, indent: usize) {
+        while let Some(c) = self.comments.get(self.next).filter(|c| c.span.start < upto) {
+            self.line(indent, &c.text);
+            self.next += 1;
         }
     }
 
@@ -121,7 +136,7 @@ impl Formatter<'_> {
         match item {
             Item::Assign(a) => {
                 // Comments inside the value cannot stay inside a one-line value: move them above.
-                self.leading(a.span.end, indent, false);
+                self.moved(a.span.end, indent);
                 let one_line = format!("{} = {}", a.key.dotted(), format_expr(&a.value));
                 match &a.value.kind {
                     // A list too long for one line gets one element per line.
