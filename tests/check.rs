@@ -221,3 +221,12 @@ fn ranges() {
         );
     }
 }
+
+#[test]
+fn cross_field_rules_run_even_when_another_stage_has_errors() {
+    let text = format!(
+        "{BASE}lora {{ r = 0 }}\ntrain {{ optimizer = adamw(lr = 1e-3) batch_size = 10 micro_batch_size = 4 max_iters = 100 }}\n"
+    );
+    assert_eq!(codes(&text), ["lpipe::E107", "lpipe::E111"]);
+    assert_eq!(codes("lora { r = 0 }"), ["lpipe::E107", "lpipe::E115"]);
+}

@@ -102,7 +102,6 @@ fn finish(
 fn config(cx: &mut Cx, doc: &Doc) -> Option<RunConfig> {
     let config = convert::run_config(cx, doc, &arch_names())?;
     let before = cx.diags.iter().filter(|d| d.is_error()).count();
-    rules::cross_field(cx, doc, &config);
     if let Err(cycle) = StageGraph::build(&config) {
         let span = cycle
             .iter()
