@@ -230,3 +230,19 @@ fn cross_field_rules_run_even_when_another_stage_has_errors() {
     assert_eq!(codes(&text), ["lpipe::E107", "lpipe::E111"]);
     assert_eq!(codes("lora { r = 0 }"), ["lpipe::E107", "lpipe::E115"]);
 }
+
+#[test]
+fn key_spans_let_later_stages_point_into_the_file() {
+    let checked = lpipe::check::check_file(std::path::Path::new("pipelines/qlora-fp4.lpipe"), &[]);
+    let (src, span) = checked
+        .locate("dataset.source")
+        .expect("dataset.source is located");
+    // Inherited from the base file, so the span points there.
+    assert_eq!(src.name(), "pipelines/lora-defaults.lpipe");
+    let text = std::fs::read_to_string("pipelines/lora-defaults.lpipe").expect("readable");
+    assert!(text[span.offset()..span.offset() + span.len()].starts_with("json("));
+    let (src, _) = checked
+        .locate("quantize.type")
+        .expect("quantize.type is located");
+    assert_eq!(src.name(), "pipelines/qlora-fp4.lpipe");
+}
