@@ -246,3 +246,22 @@ fn key_spans_let_later_stages_point_into_the_file() {
         .expect("quantize.type is located");
     assert_eq!(src.name(), "pipelines/qlora-fp4.lpipe");
 }
+
+#[test]
+fn sweeps_reach_into_call_arguments_and_named_evals() {
+    let text = format!(
+        "{BASE}lora {{ r = 8 alpha = 16 }}\ntrain {{ optimizer = adamw(lr = 3e-4) batch_size = 4 max_iters = 100 }}\n\
+         eval before {{ tasks = [heldout] on = base }}\n\
+         sweep {{ zip {{ train.optimizer.lr = [1e-4, 3e-4] eval.before.limit = [10, 20] }} }}\n"
+    );
+    let p = ok(&text);
+    let names: Vec<&str> = p.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["lr1e-4-limit10", "lr3e-4-limit20"]);
+    let lrs: Vec<f64> = p
+        .runs
+        .iter()
+        .map(|r| r.config.train.as_ref().map_or(0.0, |t| t.optimizer.lr()))
+        .collect();
+    assert_eq!(lrs, [1e-4, 3e-4]);
+    assert_eq!(p.runs[1].config.evals[0].limit, Some(20));
+}
