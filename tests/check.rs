@@ -221,3 +221,47 @@ fn ranges() {
         );
     }
 }
+
+#[test]
+fn cross_field_rules_run_even_when_another_stage_has_errors() {
+    let text = format!(
+        "{BASE}lora {{ r = 0 }}\ntrain {{ optimizer = adamw(lr = 1e-3) batch_size = 10 micro_batch_size = 4 max_iters = 100 }}\n"
+    );
+    assert_eq!(codes(&text), ["lpipe::E107", "lpipe::E111"]);
+    assert_eq!(codes("lora { r = 0 }"), ["lpipe::E107", "lpipe::E115"]);
+}
+
+#[test]
+fn key_spans_let_later_stages_point_into_the_file() {
+    let checked = lpipe::check::check_file(std::path::Path::new("pipelines/qlora-fp4.lpipe"), &[]);
+    let (src, span) = checked
+        .locate("dataset.source")
+        .expect("dataset.source is located");
+    // Inherited from the base file, so the span points there.
+    assert_eq!(src.name(), "pipelines/lora-defaults.lpipe");
+    let text = std::fs::read_to_string("pipelines/lora-defaults.lpipe").expect("readable");
+    assert!(text[span.offset()..span.offset() + span.len()].starts_with("json("));
+    let (src, _) = checked
+        .locate("quantize.type")
+        .expect("quantize.type is located");
+    assert_eq!(src.name(), "pipelines/qlora-fp4.lpipe");
+}
+
+#[test]
+fn sweeps_reach_into_call_arguments_and_named_evals() {
+    let text = format!(
+        "{BASE}lora {{ r = 8 alpha = 16 }}\ntrain {{ optimizer = adamw(lr = 3e-4) batch_size = 4 max_iters = 100 }}\n\
+         eval before {{ tasks = [heldout] on = base }}\n\
+         sweep {{ zip {{ train.optimizer.lr = [1e-4, 3e-4] eval.before.limit = [10, 20] }} }}\n"
+    );
+    let p = ok(&text);
+    let names: Vec<&str> = p.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["lr1e-4-limit10", "lr3e-4-limit20"]);
+    let lrs: Vec<f64> = p
+        .runs
+        .iter()
+        .map(|r| r.config.train.as_ref().map_or(0.0, |t| t.optimizer.lr()))
+        .collect();
+    assert_eq!(lrs, [1e-4, 3e-4]);
+    assert_eq!(p.runs[1].config.evals[0].limit, Some(20));
+}

@@ -27,6 +27,25 @@ fn check_exits_0_on_valid_files_even_with_warnings() {
 }
 
 #[test]
+fn every_shipped_pipeline_checks_with_exit_0() {
+    let mut files: Vec<String> = std::fs::read_dir("pipelines")
+        .expect("pipelines/")
+        .filter_map(|e| e.ok().map(|e| e.path().display().to_string()))
+        .filter(|p| p.ends_with(".lpipe"))
+        .collect();
+    files.sort();
+    let mut args = vec!["check"];
+    args.extend(files.iter().map(String::as_str));
+    let out = lpipe(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn check_exits_1_on_errors() {
     let out = lpipe(&["check", "tests/diagnostics/E107.lpipe"]);
     assert_eq!(out.status.code(), Some(1));

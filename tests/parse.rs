@@ -137,3 +137,24 @@ fn syntax_errors_name_what_was_expected() {
         errors[0]
     );
 }
+
+#[test]
+fn parsing_resumes_after_a_syntax_error() {
+    let text = "lora {\n  r = \n}\n\nmodel {\n  source = \"m\" +\n}\n\ntrain { batch_size = 8 }\n";
+    let source = SourceFile::virtual_file("t.lpipe", text);
+    let errors = parse_file(&source, FileId(0)).expect_err("invalid");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let lines: Vec<usize> = errors
+        .iter()
+        .filter_map(|e| {
+            miette::Diagnostic::labels(e)
+                .and_then(|mut l| l.next())
+                .map(|l| text[..l.offset()].matches('\n').count() + 1)
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [3, 7],
+        "errors at the `}}` closing each broken block"
+    );
+}

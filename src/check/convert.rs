@@ -103,14 +103,21 @@ pub fn run_config(cx: &mut Cx, doc: &Doc, arch_names: &[&str]) -> Option<RunConf
         f.finish(cx);
     }
     let after = crate::check::rules::after(cx, doc);
+    let parts = crate::check::rules::Parts {
+        lora: lora.as_ref(),
+        train: train.as_ref(),
+        evals: &evals,
+        export: doc.stage(StageKind::Export, None).is_some(),
+    };
+    crate::check::rules::cross_field(cx, doc, &parts);
+    if doc.stage(StageKind::Model, None).is_none() {
+        crate::check::rules::missing_stage(cx, doc, "model", "the pipeline");
+    }
     let errors_after = cx.diags.iter().filter(|d| d.is_error()).count();
     if errors_after > errors_before {
         return None;
     }
-    let Some(model) = model else {
-        crate::check::rules::missing_stage(cx, doc, "model", "the pipeline");
-        return None;
-    };
+    let model = model?;
     Some(RunConfig {
         dataset,
         model,

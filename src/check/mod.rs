@@ -17,6 +17,7 @@ pub mod stages;
 pub mod sweep;
 pub mod value;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::check::cx::Cx;
@@ -43,9 +44,18 @@ pub struct Checked {
     pub pipeline: Option<Pipeline>,
     /// Errors and warnings, in the order found.
     pub diagnostics: Vec<LangDiagnostic>,
+    /// Where each key's value was written (`dataset.source`, `eval.before.tasks`, `name`): the
+    /// side table that lets later stages point runtime diagnostics into the file.
+    pub spans: BTreeMap<String, Span>,
 }
 
 impl Checked {
+    /// The source and span of a key's value, for a diagnostic about it (`dataset.source`).
+    pub fn locate(&self, key: &str) -> Option<(crate::diag::Src, miette::SourceSpan)> {
+        let span = self.spans.get(key)?;
+        Some((self.sources.get(span.file).named(), (*span).into()))
+    }
+
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(LangDiagnostic::is_error)
@@ -83,7 +93,16 @@ fn finish(
     path: &Path,
 ) -> Checked {
     let mut pipeline = None;
+    let mut spans = BTreeMap::new();
     if let Some(doc) = doc {
+        for key in &doc.top {
+            spans.insert(key.name.clone(), key.value.span);
+        }
+        for stage in &doc.stages {
+            for key in &stage.keys {
+                spans.insert(format!("{}.{}", stage.label(), key.name), key.value.span);
+            }
+        }
         let mut cx = Cx::new(&sources);
         pipeline = check_doc(&mut cx, &doc, path);
         diagnostics.extend(cx.diags);
@@ -95,6 +114,7 @@ fn finish(
         sources,
         pipeline,
         diagnostics,
+        spans,
     }
 }
 
@@ -102,7 +122,6 @@ fn finish(
 fn config(cx: &mut Cx, doc: &Doc) -> Option<RunConfig> {
     let config = convert::run_config(cx, doc, &arch_names())?;
     let before = cx.diags.iter().filter(|d| d.is_error()).count();
-    rules::cross_field(cx, doc, &config);
     if let Err(cycle) = StageGraph::build(&config) {
         let span = cycle
             .iter()

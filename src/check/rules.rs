@@ -4,7 +4,7 @@ use crate::check::cx::Cx;
 use crate::check::doc::{Doc, StageKind};
 use crate::check::value::format_float;
 use crate::diag::{LangDiagnostic, suggest};
-use crate::ir::{Decay, EvalOn, Length, Optimizer, RunConfig, Task};
+use crate::ir::{Decay, Eval, EvalOn, Length, Lora, Optimizer, Task, Train};
 use crate::span::Span;
 use crate::syntax::ast::ExprKind;
 
@@ -89,15 +89,30 @@ pub fn after(cx: &mut Cx, doc: &Doc) -> Option<Vec<(String, String)>> {
     ok.then_some(pairs)
 }
 
+/// The stages that converted without errors (a failed stage skips only its own rules).
+pub struct Parts<'a> {
+    /// The lora stage.
+    pub lora: Option<&'a Lora>,
+    /// The train stage.
+    pub train: Option<&'a Train>,
+    /// The eval stages.
+    pub evals: &'a [Eval],
+    /// Whether an export stage is written.
+    pub export: bool,
+}
+
 /// Rules that involve more than one key, and the seed's warnings.
-pub fn cross_field(cx: &mut Cx, doc: &Doc, config: &RunConfig) {
-    if let Some(train) = &config.train {
-        if config.dataset.is_none() {
+pub fn cross_field(cx: &mut Cx, doc: &Doc, config: &Parts<'_>) {
+    let absent = |kind| doc.stage(kind, None).is_none();
+    if doc.stage(StageKind::Train, None).is_some() {
+        if absent(StageKind::Dataset) {
             missing_stage(cx, doc, "dataset", "train");
         }
-        if config.lora.is_none() {
+        if absent(StageKind::Lora) {
             missing_stage(cx, doc, "lora", "train");
         }
+    }
+    if let Some(train) = config.train {
         let batch_span = value_span(doc, StageKind::Train, "batch_size")
             .unwrap_or(header(doc, StageKind::Train));
         if train.batch_size % train.micro_batch_size.max(1) != 0 {
@@ -168,14 +183,14 @@ pub fn cross_field(cx: &mut Cx, doc: &Doc, config: &RunConfig) {
             });
         }
     }
-    for eval in &config.evals {
+    for eval in config.evals {
         let span = doc
             .stage(
                 StageKind::Eval,
                 (eval.name != "eval").then_some(eval.name.as_str()),
             )
             .map_or(doc.main, |s| s.header);
-        if eval.on.contains(&EvalOn::Adapter) && config.train.is_none() {
+        if eval.on.contains(&EvalOn::Adapter) && absent(StageKind::Train) {
             cx.push(LangDiagnostic::MissingStage {
                 stage: "train".into(),
                 needed_by: format!("eval {}", eval.name),
@@ -184,15 +199,16 @@ pub fn cross_field(cx: &mut Cx, doc: &Doc, config: &RunConfig) {
                 help: "evaluating `on = adapter` needs a trained adapter; use `on = base` or add a `train` block".into(),
             });
         }
-        if eval.tasks.iter().any(|t| matches!(t, Task::Heldout { .. })) && config.dataset.is_none()
+        if eval.tasks.iter().any(|t| matches!(t, Task::Heldout { .. }))
+            && absent(StageKind::Dataset)
         {
             missing_stage(cx, doc, "dataset", "eval");
         }
     }
-    if config.export.is_some() && config.train.is_none() {
+    if config.export && absent(StageKind::Train) {
         missing_stage(cx, doc, "train", "export");
     }
-    if let Some(lora) = &config.lora {
+    if let Some(lora) = config.lora {
         let r_span = value_span(doc, StageKind::Lora, "r").unwrap_or(header(doc, StageKind::Lora));
         if lora.r >= 512 {
             cx.push(LangDiagnostic::LargeRank {

@@ -56,11 +56,13 @@ fn found_at(text: &str, pos: usize) -> String {
 }
 
 /// Converts a pest error into a syntax diagnostic listing the expected tokens.
-pub fn syntax_error(error: &Error<Rule>, source: &SourceFile) -> LangDiagnostic {
-    let pos = match error.location {
-        InputLocation::Pos(p) => p,
-        InputLocation::Span((start, _)) => start,
-    };
+/// `offset` is where in the file the parsed text started (after error recovery).
+pub fn syntax_error(error: &Error<Rule>, source: &SourceFile, offset: usize) -> LangDiagnostic {
+    let pos = offset
+        + match error.location {
+            InputLocation::Pos(p) => p,
+            InputLocation::Span((start, _)) => start,
+        };
     let mut expected: Vec<&str> = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => positives
             .iter()
