@@ -65,7 +65,11 @@ mod tests {
             .try_to_vec()
             .unwrap();
         assert_eq!(a.len(), 3 * 70 * 40);
-        let diff = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+        let diff = a
+            .iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f32::max);
         assert!(diff < 1e-5, "{diff}");
     }
 }
