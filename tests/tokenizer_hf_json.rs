@@ -32,7 +32,7 @@ fn ids(v: &Value) -> Vec<u32> {
         .collect()
 }
 
-pub fn digest(ids: &[u32]) -> String {
+fn digest(ids: &[u32]) -> String {
     let text: Vec<String> = ids.iter().map(u32::to_string).collect();
     Sha256::digest(text.join(",").as_bytes())
         .iter()
@@ -41,7 +41,7 @@ pub fn digest(ids: &[u32]) -> String {
 }
 
 /// The fixture's Alpaca texts: instruction, input and output joined by blank lines.
-pub fn alpaca_texts(shared: &std::path::Path, fixture: &Value) -> Vec<String> {
+fn alpaca_texts(shared: &std::path::Path, fixture: &Value) -> Vec<String> {
     let data: Value = serde_json::from_str(
         &std::fs::read_to_string(shared.join("data/alpaca/alpaca_data.json")).unwrap(),
     )
@@ -176,4 +176,89 @@ fn malformed_tokenizer_json_is_a_diagnostic() {
     let bad_merge = r#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}}"#;
     let err = hf_json::from_str(bad_merge).unwrap_err();
     assert!(err.to_string().contains("`b`"), "{err}");
+}
+
+fn smollm2_tokenizer_json(file: &lpipe::model::gguf::GgufFile) -> String {
+    let tokens = file.get_str_array("tokenizer.ggml.tokens").unwrap();
+    let types = file.get_i32_array("tokenizer.ggml.token_type").unwrap();
+    let vocab: serde_json::Map<String, Value> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), json!(i)))
+        .collect();
+    let added: Vec<Value> = tokens
+        .iter()
+        .zip(types)
+        .enumerate()
+        .filter(|(_, (_, ty))| **ty == 3)
+        .map(|(i, (t, _))| {
+            json!({"id": i, "content": t, "single_word": false, "lstrip": false, "rstrip": false,
+                   "normalized": false, "special": true})
+        })
+        .collect();
+    json!({
+        "version": "1.0",
+        "added_tokens": added,
+        "normalizer": null,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": true},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
+        ]},
+        "post_processor": null,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+        "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+                  "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+                  "vocab": vocab, "merges": file.get_str_array("tokenizer.ggml.merges").unwrap()}
+    })
+    .to_string()
+}
+
+/// SmolLM2's vocabulary as an upstream-style tokenizer.json, loaded through `tokenizer::load` on
+/// a directory (with a `tokenizer_config.json` naming EOS, as HF model directories have).
+#[test]
+fn smollm2_byte_level_tokenizer_json_matches_python_tokenizers() {
+    let Some(shared) = shared() else { return };
+    let Some(model) = lpipe::cache::smollm2_gguf() else {
+        println!("skipped: model not cached");
+        return;
+    };
+    let file = lpipe::model::gguf::GgufFile::open(&model).unwrap();
+    let dir = std::env::temp_dir().join(format!("lpipe-tok-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tokenizer.json"), smollm2_tokenizer_json(&file)).unwrap();
+    std::fs::write(
+        dir.join("tokenizer_config.json"),
+        r#"{"add_bos_token": false, "bos_token": "<|im_start|>", "eos_token": {"content": "<|im_end|>"}}"#,
+    )
+    .unwrap();
+    let tok = lpipe::tokenizer::load(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        (tok.bos_id(), tok.eos_id(), tok.vocab_size()),
+        (None, Some(2), 49152)
+    );
+    let fixture = fixture();
+    for case in fixture["cases"].as_array().unwrap() {
+        let t = case["text"].as_str().unwrap();
+        let got = tok.encode(t, false);
+        assert_eq!(got, ids(&case["smollm2"]), "ids of {t:?}");
+        assert_eq!(
+            tok.decode(&got),
+            case["smollm2_decoded"].as_str().unwrap(),
+            "decode of {t:?}"
+        );
+    }
+    let texts = alpaca_texts(&shared, &fixture);
+    let want = fixture["alpaca"]["smollm2_sha256"].as_array().unwrap();
+    let first5 = fixture["alpaca"]["smollm2_first5"].as_array().unwrap();
+    for (i, w) in first5.iter().enumerate() {
+        assert_eq!(tok.encode(&texts[i], false), ids(w), "alpaca text {i}");
+    }
+    let bad: Vec<usize> = (0..texts.len())
+        .filter(|&i| digest(&tok.encode(&texts[i], false)) != want[i].as_str().unwrap())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "alpaca texts differing from tokenizers: {bad:?}"
+    );
 }

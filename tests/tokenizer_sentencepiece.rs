@@ -176,3 +176,44 @@ fn corrupt_model_files_are_diagnostics() {
         "{err}"
     );
 }
+
+/// All 52,002 Alpaca records: length statistics equal to `alpaca_length_stats.json`
+/// (made with sentencepiece; lengths are integers, so the mean must agree to f64 rounding).
+#[test]
+fn llama2_alpaca_all_records_length_stats_match_reference() {
+    let Some(shared) = shared() else { return };
+    let sp =
+        SentencePiece::from_file(&shared.join("data/llama2_tokenizer/tokenizer.model")).unwrap();
+    let stats = read_json(&shared.join("golden/llama2_tokenizer/alpaca_length_stats.json"));
+    let data = read_json(&shared.join("data/alpaca/alpaca_data.json"));
+    let records = data.as_array().unwrap();
+    let started = std::time::Instant::now();
+    let mut lengths: Vec<usize> = records
+        .iter()
+        .map(|r| {
+            let full = format!("{}{}", alpaca_prompt(r), r["output"].as_str().unwrap());
+            sp.encode(&full, false).len()
+        })
+        .collect();
+    println!(
+        "encoded {} records in {:?}",
+        lengths.len(),
+        started.elapsed()
+    );
+    lengths.sort_unstable();
+    let n = lengths.len();
+    let median = if n.is_multiple_of(2) {
+        (lengths[n / 2 - 1] + lengths[n / 2]) as f64 / 2.0
+    } else {
+        lengths[n / 2] as f64
+    };
+    let mean = lengths.iter().sum::<usize>() as f64 / n as f64;
+    assert_eq!(n, 52002);
+    assert_eq!(median, stats["median"].as_f64().unwrap());
+    assert!(
+        (mean - stats["mean"].as_f64().unwrap()).abs() < 1e-9,
+        "mean {mean}"
+    );
+    assert_eq!(lengths[0] as u64, stats["min"].as_u64().unwrap());
+    assert_eq!(lengths[n - 1] as u64, stats["max"].as_u64().unwrap());
+}

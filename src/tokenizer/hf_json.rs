@@ -15,17 +15,45 @@ use super::bpe::normalize::Normalizer;
 use super::bpe::pretokenize::{PreTokenizer, PrependScheme, SplitBehavior, SplitPattern};
 use super::error::TokenizerError;
 use super::special::AddedToken;
-use super::{BpeConfig, BpeTokenizer};
+use super::{BpeConfig, BpeTokenizer, Tokenizer};
 
-/// Reads a `tokenizer.json` file.
-pub fn from_file(path: &Path) -> Result<BpeTokenizer, TokenizerError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TokenizerError::Io {
+fn read(path: &Path) -> Result<String, TokenizerError> {
+    std::fs::read_to_string(path).map_err(|source| TokenizerError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    from_str(&text)
-        .map_err(|e| e.at(path))
-        .map_err(|e| name_json(e, path))
+    })
+}
+
+/// Reads a `tokenizer.json` file; a `tokenizer_config.json` beside it supplies BOS/EOS and
+/// `add_bos_token`, as `AutoTokenizer` does.
+pub fn from_file(path: &Path) -> Result<BpeTokenizer, TokenizerError> {
+    let mut tok = from_str(&read(path)?).map_err(|e| name_json(e.at(path), path))?;
+    let config = path.with_file_name("tokenizer_config.json");
+    if config.is_file() {
+        let value: Value =
+            serde_json::from_str(&read(&config)?).map_err(|e| TokenizerError::Json {
+                path: config.clone(),
+                what: e.to_string(),
+            })?;
+        apply_config(&mut tok, &value);
+    }
+    Ok(tok)
+}
+
+/// `bos_token`/`eos_token` (strings or `{"content": …}`) and `add_bos_token` from a tokenizer config.
+pub fn apply_config(tok: &mut BpeTokenizer, config: &Value) {
+    let id = |key: &str| {
+        let v = config.get(key)?;
+        let name = v.as_str().or_else(|| v.get("content")?.as_str())?;
+        tok.token_to_id(name)
+    };
+    let bos = id("bos_token").or(tok.bos_token());
+    let eos = id("eos_token").or(tok.eos_id());
+    let add_bos = config
+        .get("add_bos_token")
+        .and_then(Value::as_bool)
+        .unwrap_or(tok.bos_id().is_some());
+    tok.set_specials(bos, eos, add_bos);
 }
 
 fn name_json(e: TokenizerError, path: &Path) -> TokenizerError {

@@ -8,6 +8,7 @@ mod byte_level;
 mod cache;
 pub mod error;
 mod fx;
+pub mod gguf;
 pub mod hf_json;
 mod load;
 mod merge;

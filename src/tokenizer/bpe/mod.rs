@@ -230,6 +230,14 @@ impl BpeTokenizer {
         self.bos
     }
 
+    /// Overrides the BOS/EOS tokens and whether BOS is prepended (from `tokenizer_config.json`).
+    pub fn set_specials(&mut self, bos: Option<u32>, eos: Option<u32>, add_bos: bool) {
+        let n = self.tokens.len();
+        self.bos = bos.filter(|&b| (b as usize) < n);
+        self.eos = eos.filter(|&e| (e as usize) < n);
+        self.add_bos = add_bos && self.bos.is_some();
+    }
+
     /// Number of merges.
     pub fn merge_count(&self) -> usize {
         self.merges.len()
