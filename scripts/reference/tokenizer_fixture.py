@@ -112,6 +112,36 @@ def llama2_hf_tokenizer(pieces):
     return tok
 
 
+# Two tiny SentencePiece BPE models trained here to exercise options Llama 2 does not use:
+# user-defined symbols, remove_extra_whitespaces, unknown pieces without byte fallback, and
+# treat_whitespace_as_suffix with byte fallback. Saved next to the fixture.
+TINY = {
+    "sp_tiny_bpe": dict(vocab_size=400, user_defined_symbols=["<sep>", "[MASK]"],
+                        remove_extra_whitespaces=True, byte_fallback=False),
+    "sp_tiny_suffix": dict(vocab_size=700, treat_whitespace_as_suffix=True, byte_fallback=True,
+                           remove_extra_whitespaces=False),
+}
+
+
+def tiny_models(alpaca):
+    import io
+    corpus = [r["output"] for r in alpaca[:3000] if r["output"]]
+    out = {}
+    for name, opts in TINY.items():
+        buf = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(corpus), model_writer=buf, model_type="bpe",
+            normalization_rule_name="identity", character_coverage=0.98, num_threads=1,
+            minloglevel=2, **opts)
+        path = os.path.join(os.path.dirname(OUT), name + ".model")
+        with open(path, "wb") as f:
+            f.write(buf.getvalue())
+        sp = spm.SentencePieceProcessor(model_file=path)
+        texts = CASES + ["a <sep> b[MASK]c", "  x   y  ", "Zürich Ωmega 漢字"]
+        out[name] = [{"text": t, "ids": sp.encode(t), "decoded": sp.decode(sp.encode(t))} for t in texts]
+    return out
+
+
 def main():
     sp, pieces = sp_pieces(os.path.join(SHARED, "data/llama2_tokenizer/tokenizer.model"))
     smol = smollm2_tokenizer(GGUF)
@@ -147,6 +177,7 @@ def main():
             "sentencepiece": sp.encode(t),
             "sentencepiece_decoded": sp.decode(sp.encode(t)),
         } for t in CASES],
+        "tiny_models": tiny_models(alpaca),
     }
     tmp = OUT + ".tmp"
     with open(tmp, "w") as f:

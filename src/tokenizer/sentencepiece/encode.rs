@@ -107,9 +107,10 @@ impl SentencePiece {
             }
             Some((score_priority(piece.score), id))
         });
+        let first = out.len();
         for s in word.symbols() {
             let piece = &text[s.start as usize..(s.start + s.len) as usize];
-            self.resegment(piece, &rev_merge, out);
+            self.resegment(piece, &rev_merge, first, out);
         }
     }
 
@@ -117,16 +118,21 @@ impl SentencePiece {
         &self,
         piece: &str,
         rev_merge: &FxHashMap<&str, (&str, &str)>,
+        first: usize,
         out: &mut Vec<u32>,
     ) {
         if let Some(&(left, right)) = rev_merge.get(piece) {
-            self.resegment(left, rev_merge, out);
-            self.resegment(right, rev_merge, out);
+            self.resegment(left, rev_merge, first, out);
+            self.resegment(right, rev_merge, first, out);
             return;
         }
         let id = self.piece_to_id(piece);
         if id == self.unk_id && self.proto.byte_fallback {
             out.extend(piece.bytes().filter_map(|b| self.byte_ids[usize::from(b)]));
+        } else if id == self.unk_id && out.len() > first && out.last() == Some(&self.unk_id) {
+            // sentencepiece reports a run of unknown characters as one unknown piece. Only runs
+            // inside this span are fused: spans start with `▁`, which every model knows, and the
+            // cached result of a span must not depend on what precedes it.
         } else {
             out.push(id);
         }
