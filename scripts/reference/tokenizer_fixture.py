@@ -22,7 +22,8 @@ import sys
 try:
     import gguf
     import sentencepiece as spm
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+    from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normalizers,
+                            pre_tokenizers, processors)
 except ImportError as e:  # pragma: no cover
     sys.exit(f"{e}: pip install tokenizers sentencepiece gguf numpy")
 
@@ -70,6 +71,24 @@ def smollm2_tokenizer(path):
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
                             for t, ty in zip(tokens, types) if ty == 3])
+    return tok
+
+
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                  r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def smollm2_llama3_tokenizer(path):
+    """The SmolLM2 vocabulary behind Llama 3's pre-tokenizer (Split regex + ByteLevel without
+    regex) and `ignore_merges`, to pin the Split/regex path against Oniguruma."""
+    tokens, merges, types = gguf_vocab(path)
+    vocab = {t: i for i, t in enumerate(tokens)}
+    tok = Tokenizer(models.BPE(vocab, [tuple(m.split(" ")) for m in merges], ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
     return tok
 
 
@@ -142,10 +161,20 @@ def tiny_models(alpaca):
     return out
 
 
+def llama2_legacy_tokenizer(pieces):
+    """Older HF Llama files: normalizer Prepend + Replace instead of a Metaspace pre-tokenizer."""
+    tok = llama2_hf_tokenizer(pieces)
+    tok.pre_tokenizer = None
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    return tok
+
+
 def main():
     sp, pieces = sp_pieces(os.path.join(SHARED, "data/llama2_tokenizer/tokenizer.model"))
     smol = smollm2_tokenizer(GGUF)
     llama = llama2_hf_tokenizer(pieces)
+    llama3 = smollm2_llama3_tokenizer(GGUF)
+    legacy = llama2_legacy_tokenizer(pieces)
     with open(os.path.join(SHARED, "data/alpaca/alpaca_data.json")) as f:
         alpaca = json.load(f)
     texts = ["\n\n".join([r["instruction"], r["input"], r["output"]])
@@ -164,6 +193,8 @@ def main():
             "smollm2_sha256": [ids_digest(enc(smol, t)) for t in texts],
             "llama2_hf_sha256": [ids_digest(enc(llama, t)) for t in texts],
             "sentencepiece_sha256": [ids_digest(sp.encode(t)) for t in texts],
+            "smollm2_llama3_sha256": [ids_digest(enc(llama3, t)) for t in texts],
+            "llama2_legacy_sha256": [ids_digest(enc(legacy, t)) for t in texts],
             "smollm2_first5": [enc(smol, t) for t in texts[:5]],
             "llama2_hf_first5": [enc(llama, t) for t in texts[:5]],
         },
@@ -175,6 +206,8 @@ def main():
             "llama2_hf_with_bos": llama.encode(t).ids,
             "llama2_hf_decoded": llama.decode(enc(llama, t), skip_special_tokens=True),
             "sentencepiece": sp.encode(t),
+            "smollm2_llama3": enc(llama3, t),
+            "llama2_legacy": enc(legacy, t),
             "sentencepiece_decoded": sp.decode(sp.encode(t)),
         } for t in CASES],
         "tiny_models": tiny_models(alpaca),
