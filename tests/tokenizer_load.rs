@@ -27,7 +27,7 @@ fn tiny_sentencepiece_models_match_sentencepiece() {
     )
     .unwrap();
     let models = reference["tiny_models"].as_object().unwrap();
-    assert_eq!(models.len(), 2);
+    assert_eq!(models.len(), 3);
     for (name, cases) in models {
         let sp = SentencePiece::from_file(&fixtures().join(format!("{name}.model"))).unwrap();
         for case in cases.as_array().unwrap() {

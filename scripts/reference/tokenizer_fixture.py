@@ -139,6 +139,8 @@ TINY = {
                         remove_extra_whitespaces=True, byte_fallback=False),
     "sp_tiny_suffix": dict(vocab_size=700, treat_whitespace_as_suffix=True, byte_fallback=True,
                            remove_extra_whitespaces=False),
+    # Precompiled normalization rules (darts trie in `precompiled_charsmap`).
+    "sp_tiny_nfkc": dict(vocab_size=400, normalization_rule_name="nmt_nfkc_cf", byte_fallback=False),
 }
 
 
@@ -150,13 +152,14 @@ def tiny_models(alpaca):
         buf = io.BytesIO()
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(corpus), model_writer=buf, model_type="bpe",
-            normalization_rule_name="identity", character_coverage=0.98, num_threads=1,
-            minloglevel=2, **opts)
+            character_coverage=0.98, num_threads=1, minloglevel=2,
+            **{"normalization_rule_name": "identity", **opts})
         path = os.path.join(os.path.dirname(OUT), name + ".model")
         with open(path, "wb") as f:
             f.write(buf.getvalue())
         sp = spm.SentencePieceProcessor(model_file=path)
-        texts = CASES + ["a <sep> b[MASK]c", "  x   y  ", "Zürich Ωmega 漢字"]
+        texts = CASES + ["a <sep> b[MASK]c", "  x   y  ", "Zürich Ωmega 漢字",
+                         "Ｆｕｌｌ　ｗｉｄｔｈ ＡＢＣ", "Straße ǅ ℌ ㍿ ① ⁵", "e\u0301 vs é, ﬀ ﬃ", "tab\t\tnew\n\nline"]
         out[name] = [{"text": t, "ids": sp.encode(t), "decoded": sp.decode(sp.encode(t))} for t in texts]
     return out
 

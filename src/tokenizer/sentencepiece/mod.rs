@@ -1,6 +1,7 @@
 //! SentencePiece `.model` tokenizers (Llama 2, TinyLlama, Mistral): BPE with `▁` whitespace and
 //! `<0xNN>` byte fallback, reproducing sentencepiece 0.2 token for token.
 
+mod charsmap;
 mod decode;
 mod encode;
 pub mod model_proto;
@@ -33,6 +34,8 @@ pub struct SentencePiece {
     has_unused: bool,
     /// No piece holds `▁` after another character, so words can be encoded one at a time.
     split_at_spaces: bool,
+    /// Precompiled normalization rules (`None`: identity).
+    charsmap: Option<charsmap::CharsMap>,
     unk_id: u32,
     cache: WordCache,
 }
@@ -61,12 +64,15 @@ impl SentencePiece {
                 feature: format!("the SentencePiece {:?} model", proto.model_type),
             });
         }
-        if !proto.normalizer.precompiled_charsmap.is_empty() {
-            return Err(TokenizerError::Unsupported {
-                path: "<memory>".into(),
-                feature: format!("the `{}` normalization rules", proto.normalizer.name),
-            });
-        }
+        let charsmap = match proto.normalizer.precompiled_charsmap.as_slice() {
+            [] => None,
+            blob => Some(charsmap::CharsMap::parse(blob).ok_or_else(|| {
+                TokenizerError::vocab(format!(
+                    "the precompiled `{}` normalization rules are malformed",
+                    proto.normalizer.name
+                ))
+            })?),
+        };
         let mut pieces = FxHashMap::default();
         let mut reserved = FxHashMap::default();
         let mut byte_ids = vec![None; 256];
@@ -125,6 +131,7 @@ impl SentencePiece {
         }
         Ok(SentencePiece {
             split_at_spaces: split_at_spaces && !proto.treat_whitespace_as_suffix,
+            charsmap,
             proto,
             pieces,
             reserved,
