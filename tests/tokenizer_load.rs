@@ -27,8 +27,23 @@ fn tiny_sentencepiece_models_match_sentencepiece() {
     )
     .unwrap();
     let models = reference["tiny_models"].as_object().unwrap();
-    assert_eq!(models.len(), 3);
+    let alpaca = alpaca_texts(&reference);
+    let mut checked = 0;
     for (name, cases) in models {
+        if let Some(name) = name.strip_suffix("_alpaca_sha256") {
+            let Some(texts) = &alpaca else { continue };
+            let sp = SentencePiece::from_file(&fixtures().join(format!("{name}.model"))).unwrap();
+            let want = cases.as_array().unwrap();
+            let bad: Vec<usize> = (0..texts.len())
+                .filter(|&i| digest(&sp.encode(&texts[i], false)) != want[i].as_str().unwrap())
+                .collect();
+            assert!(
+                bad.is_empty(),
+                "{name}: alpaca texts differing from sentencepiece: {bad:?}"
+            );
+            continue;
+        }
+        checked += 1;
         let sp = SentencePiece::from_file(&fixtures().join(format!("{name}.model"))).unwrap();
         for case in cases.as_array().unwrap() {
             let text = case["text"].as_str().unwrap();
@@ -41,6 +56,37 @@ fn tiny_sentencepiece_models_match_sentencepiece() {
             );
         }
     }
+    assert_eq!(checked, 4);
+}
+
+fn digest(ids: &[u32]) -> String {
+    use sha2::{Digest, Sha256};
+    let text: Vec<String> = ids.iter().map(u32::to_string).collect();
+    Sha256::digest(text.join(",").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The fixture's Alpaca texts, when the shared data is present.
+fn alpaca_texts(reference: &Value) -> Option<Vec<String>> {
+    let Some(shared) = lpipe::cache::shared_dir() else {
+        println!("skipped (Alpaca part): ../shared/data not found");
+        return None;
+    };
+    let path = shared.join("data/alpaca/alpaca_data.json");
+    let data: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let start = reference["alpaca"]["start"].as_u64()? as usize;
+    let count = reference["alpaca"]["count"].as_u64()? as usize;
+    Some(
+        (start..start + count)
+            .map(|i| {
+                let r = &data[i];
+                let f = |k: &str| r[k].as_str().unwrap_or("").to_string();
+                format!("{}\n\n{}\n\n{}", f("instruction"), f("input"), f("output"))
+            })
+            .collect(),
+    )
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -2,7 +2,7 @@
 //! byte fallback (sentencepiece 0.2 `normalizer.cc`, `bpe_model.cc`, `sentencepiece_processor.cc`).
 
 use super::charsmap::{CharsMap, char_len};
-use super::model_proto::PieceType;
+use super::model_proto::{ModelType, PieceType};
 use super::{SPACE, SentencePiece};
 use crate::tokenizer::fx::FxHashMap;
 use crate::tokenizer::merge::{Word, score_priority};
@@ -12,6 +12,11 @@ impl SentencePiece {
     pub(crate) fn encode_into(&self, text: &str, out: &mut Vec<u32>) {
         let normalized = self.normalize(text);
         if normalized.is_empty() {
+            return;
+        }
+        if self.proto.model_type == ModelType::Unigram {
+            // Viterbi sums scores over the whole text; splitting would change float rounding.
+            self.encode_unigram(&normalized, out);
             return;
         }
         let mut word = Word::default();
@@ -212,7 +217,12 @@ impl SentencePiece {
             self.resegment(right, rev_merge, first, out);
             return;
         }
-        let id = self.piece_to_id(piece);
+        self.emit(piece, self.piece_to_id(piece), first, out);
+    }
+
+    /// Appends piece `id` (text `piece`): unknown pieces become bytes under byte fallback, and a
+    /// run of unknown pieces inside this span is reported once.
+    pub(crate) fn emit(&self, piece: &str, id: u32, first: usize, out: &mut Vec<u32>) {
         if id == self.unk_id && self.proto.byte_fallback {
             out.extend(piece.bytes().filter_map(|b| self.byte_ids[usize::from(b)]));
         } else if id == self.unk_id && out.len() > first && out.last() == Some(&self.unk_id) {
