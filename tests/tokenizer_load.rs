@@ -167,3 +167,76 @@ fn encode_batch_equals_encode() {
         assert_eq!(ids, &sp.encode(t, true));
     }
 }
+
+/// A `tokenizer.ggml.model = llama` GGUF (written here from the Llama 2 `.model`, as llama.cpp's
+/// converter stores it: tokens, scores, token types, special ids) tokenizes like the `.model`.
+#[test]
+fn llama_gguf_vocabulary_tokenizes_like_the_sentencepiece_model() {
+    use lpipe::model::gguf::writer::GgufWriter;
+    use lpipe::model::gguf::{GgufArray, GgufValue};
+    use lpipe::tokenizer::sentencepiece::model_proto::PieceType;
+    let Some(shared) = lpipe::cache::shared_dir() else {
+        println!("skipped: ../shared/data not found");
+        return;
+    };
+    let sp =
+        SentencePiece::from_file(&shared.join("data/llama2_tokenizer/tokenizer.model")).unwrap();
+    let pieces = &sp.proto().pieces;
+    let types = pieces
+        .iter()
+        .map(|p| match p.kind {
+            PieceType::Normal => 1,
+            PieceType::Unknown => 2,
+            PieceType::Control => 3,
+            PieceType::UserDefined => 4,
+            PieceType::Unused => 5,
+            PieceType::Byte => 6,
+        })
+        .collect();
+    let bytes = GgufWriter::new()
+        .kv("general.architecture", GgufValue::Str("llama".into()))
+        .kv("tokenizer.ggml.model", GgufValue::Str("llama".into()))
+        .kv(
+            "tokenizer.ggml.tokens",
+            GgufValue::Array(GgufArray::Str(
+                pieces.iter().map(|p| p.piece.clone()).collect(),
+            )),
+        )
+        .kv(
+            "tokenizer.ggml.scores",
+            GgufValue::Array(GgufArray::F32(pieces.iter().map(|p| p.score).collect())),
+        )
+        .kv(
+            "tokenizer.ggml.token_type",
+            GgufValue::Array(GgufArray::I32(types)),
+        )
+        .kv("tokenizer.ggml.bos_token_id", GgufValue::U32(1))
+        .kv("tokenizer.ggml.eos_token_id", GgufValue::U32(2))
+        .kv("tokenizer.ggml.unknown_token_id", GgufValue::U32(0))
+        .to_bytes();
+    let dir = scratch("llama-gguf");
+    let path = dir.join("llama2-vocab.gguf");
+    std::fs::write(&path, bytes).unwrap();
+    let tok = tokenizer::load(&path).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        (tok.bos_id(), tok.eos_id(), tok.vocab_size()),
+        (Some(1), Some(2), 32000)
+    );
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("tokenizer_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let mut texts: Vec<String> = reference["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap().to_string())
+        .collect();
+    texts.extend(alpaca_texts(&reference).unwrap_or_default());
+    for t in &texts {
+        let want = sp.encode(t, true);
+        assert_eq!(tok.encode(t, true), want, "{t:?}");
+        assert_eq!(tok.decode(&want), sp.decode(&want));
+    }
+}
