@@ -88,7 +88,7 @@ fn extract_merges(sp: &SentencePiece) -> Vec<(String, String)> {
     found.into_iter().map(|m| (m.4, m.5)).collect()
 }
 
-fn llama2_tokenizer_json(sp: &SentencePiece) -> (String, usize) {
+fn llama2_tokenizer_json(sp: &SentencePiece) -> (Value, usize) {
     let pieces = &sp.proto().pieces;
     let vocab: serde_json::Map<String, Value> = pieces
         .iter()
@@ -125,7 +125,97 @@ fn llama2_tokenizer_json(sp: &SentencePiece) -> (String, usize) {
                   "end_of_word_suffix": null, "fuse_unk": true, "byte_fallback": true, "ignore_merges": false,
                   "vocab": vocab, "merges": merges.iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>()}
     });
-    (doc.to_string(), merges.len())
+    (doc, merges.len())
+}
+
+/// Encodes the fixture cases and Alpaca texts; compares with `key` and `<key>_sha256`.
+fn check_against_fixture(
+    tok: &dyn Tokenizer,
+    shared: &std::path::Path,
+    fixture: &Value,
+    key: &str,
+) {
+    for case in fixture["cases"].as_array().unwrap() {
+        let t = case["text"].as_str().unwrap();
+        assert_eq!(tok.encode(t, false), ids(&case[key]), "{key}: ids of {t:?}");
+    }
+    let texts = alpaca_texts(shared, fixture);
+    let want = fixture["alpaca"][format!("{key}_sha256")]
+        .as_array()
+        .unwrap();
+    let bad: Vec<usize> = (0..texts.len())
+        .filter(|&i| digest(&tok.encode(&texts[i], false)) != want[i].as_str().unwrap())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{key}: alpaca texts differing from tokenizers: {bad:?}"
+    );
+}
+
+/// Older HF Llama files normalize (Prepend `▁`, Replace ` ` → `▁`) instead of pre-tokenizing.
+#[test]
+fn llama2_legacy_normalizer_tokenizer_json_matches_python_tokenizers() {
+    let Some(shared) = shared() else { return };
+    let fixture = fixture();
+    let sp =
+        SentencePiece::from_file(&shared.join("data/llama2_tokenizer/tokenizer.model")).unwrap();
+    let (mut doc, _) = llama2_tokenizer_json(&sp);
+    doc["pre_tokenizer"] = Value::Null;
+    doc["normalizer"] = json!({"type": "Sequence", "normalizers": [
+        {"type": "Prepend", "prepend": "▁"},
+        {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}
+    ]});
+    let tok = hf_json::from_str(&doc.to_string()).unwrap();
+    check_against_fixture(&tok, &shared, &fixture, "llama2_legacy");
+}
+
+/// Llama 3's Split regex (look-ahead, case-insensitive group) and `ignore_merges`, over the
+/// SmolLM2 vocabulary: through tokenizer.json and through the GGUF `llama-bpe` pre-tokenizer name.
+#[test]
+fn llama3_split_pattern_matches_python_tokenizers() {
+    let Some(shared) = shared() else { return };
+    let Some(model) = lpipe::cache::smollm2_gguf() else {
+        println!("skipped: model not cached");
+        return;
+    };
+    let fixture = fixture();
+    let file = lpipe::model::gguf::GgufFile::open(&model).unwrap();
+    let mut doc: Value = serde_json::from_str(&smollm2_tokenizer_json(&file)).unwrap();
+    doc["added_tokens"] = json!([]);
+    doc["model"]["ignore_merges"] = json!(true);
+    doc["pre_tokenizer"] = json!({"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": lpipe::tokenizer::bpe::gguf_pre::LLAMA3_PATTERN},
+         "behavior": "Isolated", "invert": false},
+        {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
+    ]});
+    let tok = hf_json::from_str(&doc.to_string()).unwrap();
+    check_against_fixture(&tok, &shared, &fixture, "smollm2_llama3");
+
+    let tokens = file
+        .get_str_array("tokenizer.ggml.tokens")
+        .unwrap()
+        .to_vec();
+    let merges = file
+        .get_str_array("tokenizer.ggml.merges")
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let (a, b) = m.split_once(' ').unwrap();
+            (a.to_string(), b.to_string())
+        })
+        .collect();
+    let n = tokens.len();
+    let gguf_style = lpipe::tokenizer::BpeTokenizer::from_vocab(
+        tokens,
+        merges,
+        vec![lpipe::tokenizer::TokenType::Normal; n],
+        None,
+        None,
+        "llama-bpe",
+        false,
+    )
+    .unwrap();
+    check_against_fixture(&gguf_style, &shared, &fixture, "smollm2_llama3");
 }
 
 #[test]
@@ -139,7 +229,7 @@ fn llama2_metaspace_tokenizer_json_matches_python_tokenizers() {
         n_merges as u64,
         fixture["llama2_hf_merges"].as_u64().unwrap()
     );
-    let tok = hf_json::from_str(&text).unwrap();
+    let tok = hf_json::from_str(&text.to_string()).unwrap();
     assert_eq!((tok.bos_id(), tok.vocab_size()), (Some(1), 32000));
     for case in fixture["cases"].as_array().unwrap() {
         let t = case["text"].as_str().unwrap();

@@ -22,7 +22,8 @@ import sys
 try:
     import gguf
     import sentencepiece as spm
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+    from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normalizers,
+                            pre_tokenizers, processors)
 except ImportError as e:  # pragma: no cover
     sys.exit(f"{e}: pip install tokenizers sentencepiece gguf numpy")
 
@@ -73,6 +74,24 @@ def smollm2_tokenizer(path):
     return tok
 
 
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                  r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def smollm2_llama3_tokenizer(path):
+    """The SmolLM2 vocabulary behind Llama 3's pre-tokenizer (Split regex + ByteLevel without
+    regex) and `ignore_merges`, to pin the Split/regex path against Oniguruma."""
+    tokens, merges, types = gguf_vocab(path)
+    vocab = {t: i for i, t in enumerate(tokens)}
+    tok = Tokenizer(models.BPE(vocab, [tuple(m.split(" ")) for m in merges], ignore_merges=True))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    return tok
+
+
 def sp_pieces(model_path):
     sp = spm.SentencePieceProcessor(model_file=model_path)
     pieces = []
@@ -112,10 +131,57 @@ def llama2_hf_tokenizer(pieces):
     return tok
 
 
+# Two tiny SentencePiece BPE models trained here to exercise options Llama 2 does not use:
+# user-defined symbols, remove_extra_whitespaces, unknown pieces without byte fallback, and
+# treat_whitespace_as_suffix with byte fallback. Saved next to the fixture.
+TINY = {
+    "sp_tiny_bpe": dict(vocab_size=400, user_defined_symbols=["<sep>", "[MASK]"],
+                        remove_extra_whitespaces=True, byte_fallback=False),
+    "sp_tiny_suffix": dict(vocab_size=700, treat_whitespace_as_suffix=True, byte_fallback=True,
+                           remove_extra_whitespaces=False),
+    # Precompiled normalization rules (darts trie in `precompiled_charsmap`).
+    "sp_tiny_nfkc": dict(vocab_size=400, normalization_rule_name="nmt_nfkc_cf", byte_fallback=False),
+    # Unigram (Viterbi) with the default nmt_nfkc rules, user-defined symbols and byte fallback.
+    "sp_tiny_unigram": dict(model_type="unigram", vocab_size=800, normalization_rule_name="nmt_nfkc",
+                            user_defined_symbols=["<sep>"], byte_fallback=True),
+}
+
+
+def tiny_models(alpaca, texts):
+    import io
+    corpus = [r["output"] for r in alpaca[:3000] if r["output"]]
+    out = {}
+    for name, opts in TINY.items():
+        buf = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(corpus), model_writer=buf, character_coverage=0.98,
+            num_threads=1, minloglevel=2,
+            **{"model_type": "bpe", "normalization_rule_name": "identity", **opts})
+        path = os.path.join(os.path.dirname(OUT), name + ".model")
+        with open(path, "wb") as f:
+            f.write(buf.getvalue())
+        sp = spm.SentencePieceProcessor(model_file=path)
+        cases = CASES + ["a <sep> b[MASK]c", "  x   y  ", "Zürich Ωmega 漢字",
+                         "Ｆｕｌｌ　ｗｉｄｔｈ ＡＢＣ", "Straße ǅ ℌ ㍿ ① ⁵", "e\u0301 vs é, ﬀ ﬃ", "tab\t\tnew\n\nline"]
+        out[name] = [{"text": t, "ids": sp.encode(t), "decoded": sp.decode(sp.encode(t))} for t in cases]
+        out[name + "_alpaca_sha256"] = [ids_digest(sp.encode(t)) for t in texts]
+    return out
+
+
+def llama2_legacy_tokenizer(pieces):
+    """Older HF Llama files: normalizer Prepend + Replace instead of a Metaspace pre-tokenizer."""
+    tok = llama2_hf_tokenizer(pieces)
+    tok.pre_tokenizer = None
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    return tok
+
+
 def main():
     sp, pieces = sp_pieces(os.path.join(SHARED, "data/llama2_tokenizer/tokenizer.model"))
     smol = smollm2_tokenizer(GGUF)
     llama = llama2_hf_tokenizer(pieces)
+    llama3 = smollm2_llama3_tokenizer(GGUF)
+    legacy = llama2_legacy_tokenizer(pieces)
     with open(os.path.join(SHARED, "data/alpaca/alpaca_data.json")) as f:
         alpaca = json.load(f)
     texts = ["\n\n".join([r["instruction"], r["input"], r["output"]])
@@ -134,6 +200,8 @@ def main():
             "smollm2_sha256": [ids_digest(enc(smol, t)) for t in texts],
             "llama2_hf_sha256": [ids_digest(enc(llama, t)) for t in texts],
             "sentencepiece_sha256": [ids_digest(sp.encode(t)) for t in texts],
+            "smollm2_llama3_sha256": [ids_digest(enc(llama3, t)) for t in texts],
+            "llama2_legacy_sha256": [ids_digest(enc(legacy, t)) for t in texts],
             "smollm2_first5": [enc(smol, t) for t in texts[:5]],
             "llama2_hf_first5": [enc(llama, t) for t in texts[:5]],
         },
@@ -145,8 +213,11 @@ def main():
             "llama2_hf_with_bos": llama.encode(t).ids,
             "llama2_hf_decoded": llama.decode(enc(llama, t), skip_special_tokens=True),
             "sentencepiece": sp.encode(t),
+            "smollm2_llama3": enc(llama3, t),
+            "llama2_legacy": enc(legacy, t),
             "sentencepiece_decoded": sp.decode(sp.encode(t)),
         } for t in CASES],
+        "tiny_models": tiny_models(alpaca, texts),
     }
     tmp = OUT + ".tmp"
     with open(tmp, "w") as f:

@@ -15,6 +15,8 @@ pub struct Args {
 pub enum Which {
     /// Forward-pass tokens/s of lpipe and transformers on the same model.
     Forward(crate::bench::forward::Options),
+    /// Alpaca tokenization throughput of lpipe, sentencepiece and HF tokenizers.
+    Tokenize(crate::bench::tokenize::Options),
 }
 
 /// Runs `lpipe bench`.
@@ -23,7 +25,11 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         Which::Forward(opts) => {
             let rows = crate::bench::forward::run(&opts)?;
             print!("{}", crate::bench::forward::table(&rows, &opts));
-            Ok(ExitCode::SUCCESS)
+        }
+        Which::Tokenize(opts) => {
+            let rows = crate::bench::tokenize::run(&opts)?;
+            print!("{}", crate::bench::tokenize::table(&rows, opts.records));
         }
     }
+    Ok(ExitCode::SUCCESS)
 }

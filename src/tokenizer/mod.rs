@@ -43,4 +43,32 @@ pub trait Tokenizer: Send + Sync {
     fn id_to_token(&self, _id: u32) -> Option<&str> {
         None
     }
+    /// Encodes many texts on all cores; the result is in input order and equals
+    /// `texts.iter().map(|t| self.encode(t, add_bos))`.
+    fn encode_batch(&self, texts: &[&str], add_bos: bool) -> Vec<Vec<u32>> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads <= 1 || texts.len() < 2 * threads {
+            return texts.iter().map(|t| self.encode(t, add_bos)).collect();
+        }
+        let chunk = texts.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = texts
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|t| self.encode(t, add_bos))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
 }

@@ -32,6 +32,12 @@ fn regex_then_bytes(pattern: &str) -> Result<PreTokenizer, TokenizerError> {
     ]))
 }
 
+/// Whether llama.cpp emits a word found whole in the vocabulary without merging it (Llama 3,
+/// whose HF `tokenizer.json` sets `ignore_merges`).
+pub fn ignores_merges(name: &str) -> bool {
+    matches!(name, "llama-bpe" | "llama3" | "llama-v3")
+}
+
 /// The pre-tokenizer for a `tokenizer.ggml.pre` value.
 pub fn pre_tokenizer(name: &str) -> Result<PreTokenizer, TokenizerError> {
     match name {

@@ -116,6 +116,7 @@ impl BpeTokenizer {
             merges,
             pre_tokenizer: Some(pre_tokenizer),
             decoder: Some(Decoder::ByteLevel),
+            ignore_merges: gguf_pre::ignores_merges(pre),
             added_tokens,
             unk,
             bos,

@@ -37,16 +37,15 @@ impl SentencePiece {
                 continue;
             }
             let mut text = piece.piece.as_str();
-            if at_start && strip_dummy && !self.proto.treat_whitespace_as_suffix {
+            // sentencepiece 0.2 drops a leading `▁` of the first piece in suffix mode too, and
+            // keeps the trailing one.
+            if at_start && strip_dummy {
                 text = text.strip_prefix(SPACE).unwrap_or(text);
             }
             at_start = false;
             out.extend(text.chars().map(|c| if c == SPACE { ' ' } else { c }));
         }
         flush_bytes(&mut bytes, &mut out);
-        if strip_dummy && self.proto.treat_whitespace_as_suffix && out.ends_with(' ') {
-            out.pop();
-        }
         out
     }
 }
