@@ -4,9 +4,26 @@ use std::process::ExitCode;
 
 /// Arguments of `lpipe bench`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Which benchmark.
+    #[command(subcommand)]
+    pub which: Which,
+}
+
+/// The benchmarks.
+#[derive(clap::Subcommand, Debug)]
+pub enum Which {
+    /// Alpaca tokenization throughput of lpipe, sentencepiece and HF tokenizers.
+    Tokenize(crate::bench::tokenize::Options),
+}
 
 /// Runs `lpipe bench`.
-pub fn run(_args: Args) -> miette::Result<ExitCode> {
-    super::unavailable("bench")
+pub fn run(args: Args) -> miette::Result<ExitCode> {
+    match args.which {
+        Which::Tokenize(opts) => {
+            let rows = crate::bench::tokenize::run(&opts)?;
+            print!("{}", crate::bench::tokenize::table(&rows, opts.records));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

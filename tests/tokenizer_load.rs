@@ -1,0 +1,123 @@
+//! `tokenizer::load` format detection and diagnostics, and SentencePiece options Llama 2 does not
+//! use, checked against two tiny models trained by `scripts/reference/tokenizer_fixture.py`.
+
+use std::path::{Path, PathBuf};
+
+use lpipe::tokenizer::{self, SentencePiece, Tokenizer, TokenizerError};
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// User-defined symbols, remove_extra_whitespaces, unknown runs (no byte fallback), and
+/// treat_whitespace_as_suffix with byte fallback: ids and decoded text as sentencepiece 0.2.
+#[test]
+fn tiny_sentencepiece_models_match_sentencepiece() {
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("tokenizer_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let models = reference["tiny_models"].as_object().unwrap();
+    assert_eq!(models.len(), 2);
+    for (name, cases) in models {
+        let sp = SentencePiece::from_file(&fixtures().join(format!("{name}.model"))).unwrap();
+        for case in cases.as_array().unwrap() {
+            let text = case["text"].as_str().unwrap();
+            let got = sp.encode(text, false);
+            assert_eq!(got, ids(&case["ids"]), "{name}: ids of {text:?}");
+            assert_eq!(
+                sp.decode(&got),
+                case["decoded"].as_str().unwrap(),
+                "{name}: decode of {text:?}"
+            );
+        }
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lpipe-tok-load-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn code(err: &TokenizerError) -> String {
+    use miette::Diagnostic;
+    err.code().map(|c| c.to_string()).unwrap_or_default()
+}
+
+#[test]
+fn load_detects_each_format_and_names_bad_files() {
+    // A SentencePiece model, found by content and through its directory.
+    let tiny = fixtures().join("sp_tiny_bpe.model");
+    assert_eq!(tokenizer::load(&tiny).unwrap().vocab_size(), 400);
+    let dir = scratch("dir");
+    std::fs::copy(&tiny, dir.join("tokenizer.model")).unwrap();
+    assert_eq!(tokenizer::load(&dir).unwrap().vocab_size(), 400);
+
+    // tokenizer.json wins over tokenizer.model in a directory.
+    let json =
+        r#"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}}"#;
+    std::fs::write(dir.join("tokenizer.json"), json).unwrap();
+    let tok = tokenizer::load(&dir).unwrap();
+    assert_eq!((tok.vocab_size(), tok.encode("ab", false)), (3, vec![2]));
+
+    // Unknown content, empty directory, missing file, corrupt JSON: diagnostics naming the path.
+    let junk = dir.join("vocab.txt");
+    std::fs::write(&junk, "[CLS]\n[SEP]\n").unwrap();
+    let err = tokenizer::load(&junk).err().unwrap();
+    assert_eq!(code(&err), "lpipe::E351");
+    assert!(err.to_string().contains("vocab.txt"), "{err}");
+    let empty = scratch("empty");
+    let err = tokenizer::load(&empty).err().unwrap();
+    assert_eq!(code(&err), "lpipe::E351");
+    let err = tokenizer::load(Path::new("/nonexistent/tokenizer.json"))
+        .err()
+        .unwrap();
+    assert_eq!(code(&err), "lpipe::E350");
+    std::fs::write(dir.join("tokenizer.json"), "{\"model\": ").unwrap();
+    let err = tokenizer::load(&dir).err().unwrap();
+    assert_eq!(code(&err), "lpipe::E355");
+    assert!(err.to_string().contains("tokenizer.json"), "{err}");
+
+    // A GGUF without tokenizer metadata (header, version 3, no tensors, no keys).
+    let gguf = dir.join("empty.gguf");
+    let mut bytes = b"GGUF".to_vec();
+    bytes.extend_from_slice(&3u32.to_le_bytes());
+    bytes.extend_from_slice(&0u64.to_le_bytes());
+    bytes.extend_from_slice(&0u64.to_le_bytes());
+    std::fs::write(&gguf, bytes).unwrap();
+    let err = tokenizer::load(&gguf).err().unwrap();
+    assert_eq!(code(&err), "lpipe::E356");
+    assert!(err.to_string().contains("empty.gguf"), "{err}");
+
+    // A truncated SentencePiece model.
+    let cut = dir.join("cut.model");
+    std::fs::write(&cut, &std::fs::read(&tiny).unwrap()[..1000]).unwrap();
+    let err = tokenizer::load(&cut).err().unwrap();
+    assert_eq!(code(&err), "lpipe::E352");
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&empty).ok();
+}
+
+#[test]
+fn encode_batch_equals_encode() {
+    let sp = SentencePiece::from_file(&fixtures().join("sp_tiny_suffix.model")).unwrap();
+    let texts: Vec<String> = (0..500)
+        .map(|i| format!("record {i}: Zürich  {}", "ab ".repeat(i % 7)))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let batch = sp.encode_batch(&refs, true);
+    assert_eq!(batch.len(), texts.len());
+    for (t, ids) in refs.iter().zip(&batch) {
+        assert_eq!(ids, &sp.encode(t, true));
+    }
+}
