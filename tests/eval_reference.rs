@@ -1,79 +1,21 @@
 //! lpipe's task definitions and metrics against the lm-evaluation-harness reference recorded by
 //! scripts/reference/eval_reference.py (transformers on the SmolLM2 GGUF) in tests/data/eval_reference.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 
+use lpipe::eval::reference::{ReferenceFile, compare, default_dir, load_dir};
 use lpipe::eval::runner::run_task;
 use lpipe::eval::{
-    EvalOptions, LogLikelihood, Request, Scorer, Scoring, TaskSpec, metrics::decide, resolve,
+    EvalOptions, LogLikelihood, Request, Scorer, TaskSpec, metrics::decide, resolve,
 };
 use lpipe::tokenizer::Tokenizer;
-use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
-struct Fixture {
-    task: String,
-    num_fewshot: usize,
-    items: Vec<Item>,
-}
-
-#[derive(Debug, Deserialize)]
-#[allow(dead_code)] // token ids are read by the tokenizer and model tests
-struct Item {
-    doc_index: usize,
-    context: String,
-    continuations: Vec<String>,
-    context_ids: Vec<u32>,
-    continuation_ids: Vec<Vec<u32>>,
-    loglikelihoods: Vec<f64>,
-    is_greedy: Vec<bool>,
-    acc: f64,
-    #[serde(default)]
-    gold: Option<usize>,
-    #[serde(default)]
-    pred: Option<usize>,
-    #[serde(default)]
-    labels: Option<Vec<u8>>,
-}
-
-impl Item {
-    fn scoring(&self) -> Scoring {
-        match (&self.labels, self.gold) {
-            (Some(labels), _) => Scoring::Mc2 {
-                labels: labels.iter().map(|l| *l == 1).collect(),
-            },
-            (None, Some(gold)) => Scoring::MultipleChoice { gold },
-            (None, None) => Scoring::Greedy,
-        }
-    }
-
-    fn answers(&self) -> Vec<LogLikelihood> {
-        self.loglikelihoods
-            .iter()
-            .zip(&self.is_greedy)
-            .map(|(&logprob, &is_greedy)| LogLikelihood { logprob, is_greedy })
-            .collect()
-    }
-}
-
-fn fixtures() -> Vec<Fixture> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eval_reference");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/data/eval_reference exists")
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    let fixtures: Vec<Fixture> = paths
-        .iter()
-        .map(|p| {
-            serde_json::from_str(&std::fs::read_to_string(p).expect("readable"))
-                .expect("valid fixture")
-        })
-        .collect();
+fn fixtures() -> Vec<ReferenceFile> {
+    let files = load_dir(&default_dir()).expect("reference files");
     // The acceptance list: both TruthfulQA tasks, 2ds and 4ds, MMLU global_facts, 5 BLiMP paradigms.
-    assert_eq!(fixtures.len(), 10, "{paths:?}");
-    for f in &fixtures {
+    assert_eq!(files.len(), 10);
+    for f in &files {
         assert!(
             f.items.len() >= 20,
             "{} has {} items",
@@ -81,7 +23,7 @@ fn fixtures() -> Vec<Fixture> {
             f.items.len()
         );
     }
-    fixtures
+    files
 }
 
 fn data_dir() -> Option<PathBuf> {
@@ -99,8 +41,8 @@ fn metric_decisions_match_the_reference() {
     for f in fixtures() {
         for item in &f.items {
             let d = decide(&item.scoring(), &item.answers());
-            // MC2 sums exp(ll) in a different order and relative to the largest ll; both are f64
-            // sums of at most ~15 terms in [0, 1], so they agree to a few ulps.
+            // MC2 sums exp(ll) in another order and relative to the largest ll; both are f64 sums of
+            // at most ~15 terms in [0, 1], so they agree to a few ulps.
             assert!(
                 (d.value - item.acc).abs() < 1e-12,
                 "{} doc {}: {} vs {}",
@@ -171,21 +113,19 @@ impl Tokenizer for Chars {
     }
 }
 
-/// Answers requests with the recorded log-likelihoods, in document and continuation order.
-struct Replay {
-    answers: std::vec::IntoIter<LogLikelihood>,
-}
-
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("the replay ran out of recorded answers")]
-struct Exhausted;
+#[error("the replay has no recorded answer for a request")]
+struct Unknown;
 
-impl Scorer for Replay {
-    type Error = Exhausted;
-    fn loglikelihood(&mut self, requests: &[Request]) -> Result<Vec<LogLikelihood>, Exhausted> {
+/// Answers requests in order from a queue of recorded answers.
+struct Sequential(std::vec::IntoIter<LogLikelihood>);
+
+impl Scorer for Sequential {
+    type Error = Unknown;
+    fn loglikelihood(&mut self, requests: &[Request]) -> Result<Vec<LogLikelihood>, Unknown> {
         requests
             .iter()
-            .map(|_| self.answers.next().ok_or(Exhausted))
+            .map(|_| self.0.next().ok_or(Unknown))
             .collect()
     }
 }
@@ -205,14 +145,8 @@ fn runner_reproduces_the_reference_decisions() {
         let mut opts = EvalOptions::new(&data);
         opts.limit = Some(f.items.len());
         opts.docs_per_call = 7; // not a divisor of 20: the last call is partial
-        let mut replay = Replay {
-            answers: f
-                .items
-                .iter()
-                .flat_map(Item::answers)
-                .collect::<Vec<_>>()
-                .into_iter(),
-        };
+        let answers: Vec<LogLikelihood> = f.items.iter().flat_map(|i| i.answers()).collect();
+        let mut replay = Sequential(answers.into_iter());
         let (score, records) =
             run_task(&mut replay, &Chars, &task, &opts, &mut |_, _| {}).expect("task runs");
         assert_eq!(records.len(), f.items.len());
@@ -228,5 +162,82 @@ fn runner_reproduces_the_reference_decisions() {
         let mean = f.items.iter().map(|i| i.acc).sum::<f64>() / f.items.len() as f64;
         assert!((score.value - mean).abs() < 1e-12, "{}", f.task);
         assert_eq!(score.n, f.items.len());
+    }
+}
+
+/// Answers by token ids from the recording, shifted by `offset` for one chosen request.
+struct ById {
+    answers: HashMap<(Vec<u32>, Vec<u32>), LogLikelihood>,
+    shift: Option<(Vec<u32>, f64)>,
+}
+
+impl Scorer for ById {
+    type Error = Unknown;
+    fn loglikelihood(&mut self, requests: &[Request]) -> Result<Vec<LogLikelihood>, Unknown> {
+        requests
+            .iter()
+            .map(|r| {
+                let mut a = *self
+                    .answers
+                    .get(&(r.context.to_vec(), r.continuation.clone()))
+                    .ok_or(Unknown)?;
+                if let Some((cont, d)) = &self.shift
+                    && *cont == r.continuation
+                {
+                    a.logprob += d;
+                }
+                Ok(a)
+            })
+            .collect()
+    }
+}
+
+/// `reference::compare`, which the model's test runs on the Burn scorer, accepts the recording and
+/// flags a log-likelihood moved by more than the tolerance and the decision it flips.
+#[test]
+fn compare_accepts_the_recording_and_catches_a_shift() {
+    for f in fixtures() {
+        let answers: HashMap<_, _> = f
+            .items
+            .iter()
+            .flat_map(|i| {
+                let answers = i.answers();
+                i.continuation_ids
+                    .iter()
+                    .zip(answers)
+                    .map(|(c, a)| ((i.context_ids.clone(), c.clone()), a))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut exact = ById {
+            answers: answers.clone(),
+            shift: None,
+        };
+        let c = compare(&mut exact, &f, 1e-3).expect("compares");
+        assert!(c.agrees(0.0), "{c:?}");
+        assert_eq!(
+            c.requests,
+            f.items.iter().map(|i| i.continuations.len()).sum::<usize>()
+        );
+        // Move the gold choice of a multiple-choice item above every other choice: a flipped decision.
+        let Some(item) = f.items.iter().find(|i| i.gold.is_some() && i.acc == 0.0) else {
+            continue;
+        };
+        let gold = item.gold.expect("gold");
+        let best = item
+            .loglikelihoods
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let lift = best - item.loglikelihoods[gold] + 1.0;
+        let mut shifted = ById {
+            answers,
+            shift: Some((item.continuation_ids[gold].clone(), lift)),
+        };
+        let c = compare(&mut shifted, &f, 1e-3).expect("compares");
+        assert!(
+            !c.agrees(1e-3) && c.decision_mismatches.contains(&item.doc_index),
+            "{c:?}"
+        );
     }
 }

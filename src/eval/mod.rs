@@ -24,6 +24,7 @@ pub mod error;
 pub mod metrics;
 pub mod prefix;
 pub mod progress;
+pub mod reference;
 pub mod registry;
 pub mod request;
 pub mod results;
