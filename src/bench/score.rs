@@ -37,6 +37,8 @@ pub struct Config {
     pub threads: usize,
     /// Tasks and how many documents of each to score.
     pub tasks: Vec<(String, usize)>,
+    /// The empty-context token ([`crate::eval::EvalOptions::prefix_token`]).
+    pub prefix_token: Option<u32>,
 }
 
 impl Config {
@@ -57,6 +59,7 @@ impl Config {
                 ("truthfulqa_mc1".into(), 8),
                 ("mmlu_global_facts".into(), 4),
             ],
+            prefix_token: None,
         }
     }
 }
@@ -132,7 +135,7 @@ pub fn requests(tokenizer: &dyn Tokenizer, cfg: &Config) -> Result<Vec<Request>>
         let plan = resolve(&[TaskSpec::named(name)])?;
         for task in &plan.tasks {
             let docs = select(&task.name, task.docs(&cfg.data_dir)?, Some(*n), None);
-            out.extend(build_requests(tokenizer, &task.name, &docs)?.0);
+            out.extend(build_requests(tokenizer, cfg.prefix_token, &task.name, &docs)?.0);
         }
     }
     Ok(out)

@@ -22,7 +22,9 @@ pub mod data;
 pub mod doc;
 pub mod error;
 pub mod metrics;
+pub mod prefix;
 pub mod progress;
+pub mod reference;
 pub mod registry;
 pub mod request;
 pub mod results;
@@ -34,6 +36,7 @@ pub mod tasks;
 
 pub use doc::{Doc, Scoring};
 pub use error::{EvalError, Result};
+pub use prefix::gguf_prefix_token;
 pub use progress::progress_bar;
 pub use registry::{Group, Plan, TaskSpec, resolve};
 pub use request::{LogLikelihood, Request, encode_doc, encode_pair};

@@ -27,6 +27,10 @@ pub struct EvalOptions {
     pub seed: Option<u64>,
     /// Documents per `Scorer::loglikelihood` call (progress is reported after each).
     pub docs_per_call: usize,
+    /// The token standing for an empty context: lm-evaluation-harness's `prefix_token_id`, the
+    /// model's BOS token even when its tokenizer does not prepend it (see
+    /// [`super::prefix::gguf_prefix_token`]); `None` falls back to the tokenizer's BOS, else EOS.
+    pub prefix_token: Option<u32>,
 }
 
 impl EvalOptions {
@@ -37,6 +41,7 @@ impl EvalOptions {
             limit: None,
             seed: None,
             docs_per_call: 32,
+            prefix_token: None,
         }
     }
 }
@@ -120,6 +125,7 @@ pub fn evaluate<S: Scorer>(
 /// The requests of a batch of documents, with where each document's requests start.
 pub fn build_requests(
     tokenizer: &dyn Tokenizer,
+    prefix_token: Option<u32>,
     task: &str,
     docs: &[Doc],
 ) -> Result<(Vec<Request>, Vec<usize>)> {
@@ -127,8 +133,8 @@ pub fn build_requests(
     let mut starts = Vec::with_capacity(docs.len());
     for doc in docs {
         let prefix = if doc.context.is_empty() {
-            tokenizer
-                .bos_id()
+            prefix_token
+                .or(tokenizer.bos_id())
                 .or(tokenizer.eos_id())
                 .ok_or_else(|| EvalError::NoPrefixToken { task: task.into() })?
         } else {
@@ -175,7 +181,7 @@ pub fn run_task<S: Scorer>(
     let mut tokens = 0;
     progress(0, docs.len());
     for chunk in docs.chunks(opts.docs_per_call.max(1)) {
-        let (requests, starts) = build_requests(tokenizer, &task.name, chunk)?;
+        let (requests, starts) = build_requests(tokenizer, opts.prefix_token, &task.name, chunk)?;
         tokens += requests
             .iter()
             .map(|r| r.context.len() + r.continuation.len())
