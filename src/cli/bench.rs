@@ -4,9 +4,26 @@ use std::process::ExitCode;
 
 /// Arguments of `lpipe bench`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Which benchmark.
+    #[command(subcommand)]
+    pub which: Which,
+}
+
+/// The benchmarks.
+#[derive(clap::Subcommand, Debug)]
+pub enum Which {
+    /// Forward-pass tokens/s of lpipe and transformers on the same model.
+    Forward(crate::bench::forward::Options),
+}
 
 /// Runs `lpipe bench`.
-pub fn run(_args: Args) -> miette::Result<ExitCode> {
-    super::unavailable("bench")
+pub fn run(args: Args) -> miette::Result<ExitCode> {
+    match args.which {
+        Which::Forward(opts) => {
+            let rows = crate::bench::forward::run(&opts)?;
+            print!("{}", crate::bench::forward::table(&rows, &opts));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -1,4 +1,27 @@
 //! Tokenizers: GGUF-embedded BPE, SentencePiece `.model`, and HF `tokenizer.json`.
+//!
+//! Every format is reproduced token for token against its reference implementation
+//! (sentencepiece 0.2, HF `tokenizers`); see `docs/tokenizers.md`.
+
+pub mod bpe;
+mod byte_level;
+mod cache;
+pub mod error;
+mod fx;
+pub mod gguf;
+pub mod hf_json;
+mod load;
+mod merge;
+pub mod sentencepiece;
+pub mod special;
+pub mod token_type;
+
+pub use bpe::{BpeConfig, BpeTokenizer};
+pub use error::TokenizerError;
+pub use load::load;
+pub use sentencepiece::SentencePiece;
+pub use special::AddedToken;
+pub use token_type::TokenType;
 
 /// What every tokenizer offers to datasets, evaluation and generation.
 pub trait Tokenizer: Send + Sync {
@@ -12,4 +35,12 @@ pub trait Tokenizer: Send + Sync {
     fn eos_id(&self) -> Option<u32>;
     /// Vocabulary size.
     fn vocab_size(&self) -> usize;
+    /// The id of a vocabulary entry given its exact text (e.g. `<|im_end|>`, `▁the`).
+    fn token_to_id(&self, _token: &str) -> Option<u32> {
+        None
+    }
+    /// The vocabulary text of `id`, as stored in the file.
+    fn id_to_token(&self, _id: u32) -> Option<&str> {
+        None
+    }
 }

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Reference token ids for lpipe's tokenizer tests (tests/fixtures/tokenizer_reference.json).
+
+Builds two HF `tokenizer.json` files the same way tests/tokenizer_hf_json.rs builds them, encodes
+texts with the python `tokenizers` library, and records the ids:
+  * smollm2: byte-level BPE from the SmolLM2-135M-Instruct GGUF vocabulary (tokens, merges, 17
+    control tokens as special added tokens), pre-tokenizer Digits(individual) + ByteLevel, as the
+    upstream SmolLM2 tokenizer.json.
+  * llama2_hf: Metaspace BPE with byte fallback from the Llama 2 SentencePiece model, merges
+    extracted from the vocabulary (every split of a piece into two pieces, ordered by the merged
+    piece's score, then ids), decoder Replace/ByteFallback/Fuse/Strip as the HF Llama tokenizer.
+Also records sentencepiece 0.2 ids (no BOS) of the tricky strings for the `.model` tokenizer.
+
+Usage: /work/pyenv/bin/python scripts/reference/tokenizer_fixture.py [../shared] [gguf path]
+(needs: pip install tokenizers==0.23.3 sentencepiece==0.2.* gguf numpy)
+"""
+import hashlib
+import json
+import os
+import sys
+
+try:
+    import gguf
+    import sentencepiece as spm
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
+except ImportError as e:  # pragma: no cover
+    sys.exit(f"{e}: pip install tokenizers sentencepiece gguf numpy")
+
+SHARED = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../../shared")
+GGUF = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+    os.environ.get("LPIPE_CACHE_DIR", ".cache"), "models/SmolLM2-135M-Instruct.Q4_1.gguf")
+OUT = os.path.join(os.path.dirname(__file__), "../../tests/fixtures/tokenizer_reference.json")
+
+# Alpaca records [ALPACA_START, ALPACA_START + ALPACA_COUNT) joined as instruction\n\ninput\n\noutput.
+ALPACA_START, ALPACA_COUNT = 300, 300
+CASES = [
+    "", " ", "  ", "\n", "Hello world", " Hello", "  two leading", "trailing  ", "tab\there",
+    "x  =  42\n\n  y", "I have 12345 apples", "The year 2024-01-05, v3.14", "don't  stop 'S 'LL",
+    "Hello world! 你好 café <|im_end|> done", "<|im_start|>user\nHi<|im_end|>\n",
+    "  leading spaces\ttab\r\nCRLF", "emoji 🦙🦙 and ZWJ 👩‍💻", "Ünïcödé ½ ² ⅷ ٣", "a\u00a0b\u2003c",
+    "<s> </s> <unk> literal", "<0x41> not a byte", "mixed\u0301 accents", "ﬁ ligature", "１２３ fullwidth",
+    "line1\n\n\nline4", "    code block\n\tindented", "ABC123def 7", "?!...---", "a" * 70,
+]
+
+
+def ids_digest(ids):
+    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
+
+
+def gguf_vocab(path):
+    r = gguf.GGUFReader(path)
+    def strs(k):
+        f = r.fields[k]
+        return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
+    tokens = strs("tokenizer.ggml.tokens")
+    merges = strs("tokenizer.ggml.merges")
+    f = r.fields["tokenizer.ggml.token_type"]
+    types = [int(f.parts[i][0]) for i in f.data]
+    return tokens, merges, types
+
+
+def smollm2_tokenizer(path):
+    tokens, merges, types = gguf_vocab(path)
+    vocab = {t: i for i, t in enumerate(tokens)}
+    tok = Tokenizer(models.BPE(vocab, [tuple(m.split(" ")) for m in merges]))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
+                            for t, ty in zip(tokens, types) if ty == 3])
+    return tok
+
+
+def sp_pieces(model_path):
+    sp = spm.SentencePieceProcessor(model_file=model_path)
+    pieces = []
+    for i in range(sp.get_piece_size()):
+        kind = ("unk" if sp.is_unknown(i) else "control" if sp.is_control(i)
+                else "byte" if sp.is_byte(i) else "normal")
+        pieces.append((sp.id_to_piece(i), sp.get_score(i), kind))
+    return sp, pieces
+
+
+def extract_merges(pieces):
+    """Every split of a normal piece into two vocabulary pieces; by score desc, merged id, ids."""
+    vocab = {p: i for i, (p, _, _) in enumerate(pieces)}
+    found = []
+    for mid, (piece, score, kind) in enumerate(pieces):
+        if kind != "normal":
+            continue
+        for k in range(1, len(piece)):
+            left, right = piece[:k], piece[k:]
+            if left in vocab and right in vocab:
+                found.append((-score, mid, vocab[left], vocab[right], left, right))
+    found.sort(key=lambda m: m[:4])
+    return [(m[4], m[5]) for m in found]
+
+
+def llama2_hf_tokenizer(pieces):
+    vocab = {p: i for i, (p, _, _) in enumerate(pieces)}
+    tok = Tokenizer(models.BPE(vocab, extract_merges(pieces), unk_token="<unk>",
+                               fuse_unk=True, byte_fallback=True))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(),
+                                     decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    tok.add_special_tokens([AddedToken(p, special=True, normalized=False)
+                            for p, _, kind in pieces if kind in ("unk", "control")])
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", vocab["<s>"])])
+    return tok
+
+
+def main():
+    sp, pieces = sp_pieces(os.path.join(SHARED, "data/llama2_tokenizer/tokenizer.model"))
+    smol = smollm2_tokenizer(GGUF)
+    llama = llama2_hf_tokenizer(pieces)
+    with open(os.path.join(SHARED, "data/alpaca/alpaca_data.json")) as f:
+        alpaca = json.load(f)
+    texts = ["\n\n".join([r["instruction"], r["input"], r["output"]])
+             for r in alpaca[ALPACA_START:ALPACA_START + ALPACA_COUNT]]
+    enc = lambda tok, t: tok.encode(t, add_special_tokens=False).ids
+    out = {
+        "made_by": "scripts/reference/tokenizer_fixture.py",
+        "versions": {"tokenizers": __import__("tokenizers").__version__,
+                     "sentencepiece": spm.__version__},
+        "gguf": os.path.basename(GGUF),
+        "llama2_hf_merges": len(extract_merges(pieces)),
+        "alpaca": {
+            "start": ALPACA_START, "count": ALPACA_COUNT,
+            "text": "instruction + '\\n\\n' + input + '\\n\\n' + output",
+            "digest": "sha256 of the ids joined by ',' (ASCII decimal)",
+            "smollm2_sha256": [ids_digest(enc(smol, t)) for t in texts],
+            "llama2_hf_sha256": [ids_digest(enc(llama, t)) for t in texts],
+            "sentencepiece_sha256": [ids_digest(sp.encode(t)) for t in texts],
+            "smollm2_first5": [enc(smol, t) for t in texts[:5]],
+            "llama2_hf_first5": [enc(llama, t) for t in texts[:5]],
+        },
+        "cases": [{
+            "text": t,
+            "smollm2": enc(smol, t),
+            "smollm2_decoded": smol.decode(enc(smol, t), skip_special_tokens=True),
+            "llama2_hf": enc(llama, t),
+            "llama2_hf_with_bos": llama.encode(t).ids,
+            "llama2_hf_decoded": llama.decode(enc(llama, t), skip_special_tokens=True),
+            "sentencepiece": sp.encode(t),
+            "sentencepiece_decoded": sp.decode(sp.encode(t)),
+        } for t in CASES],
+    }
+    tmp = OUT + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f, ensure_ascii=False, indent=0)
+        f.write("\n")
+    os.replace(tmp, OUT)
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
