@@ -86,7 +86,11 @@ impl Fields {
                         wrong_args(
                             cx,
                             &name.node,
-                            &format!("takes at most {} positional arguments", params.len()),
+                            &match params.len() {
+                                0 => "takes no positional arguments".to_string(),
+                                1 => "takes at most 1 positional argument".to_string(),
+                                n => format!("takes at most {n} positional arguments"),
+                            },
                             value.span,
                             params,
                         );

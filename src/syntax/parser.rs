@@ -327,7 +327,13 @@ impl<'s> Parse<'s> {
             .map(|u| u.0)
             .chain(DURATION_UNITS.iter().map(|u| u.0))
             .collect();
-        let help = match crate::diag::closest(&unit, units.iter().copied()) {
+        // Case slips (`Gb`, `gib`) are the common mistake, so a case-insensitive match wins.
+        let same_letters = units
+            .iter()
+            .copied()
+            .find(|u| u.eq_ignore_ascii_case(&unit));
+        let help = match same_letters.or_else(|| crate::diag::closest(&unit, units.iter().copied()))
+        {
             Some(best) => format!("did you mean `{best}`? (write `2 * x` for a product)"),
             None => format!("{} (write `2 * x` for a product)", suggest(&unit, &units)),
         };
