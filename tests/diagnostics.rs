@@ -112,5 +112,17 @@ fn docs_list_every_code() {
             docs.contains(&format!("## {code}\n")),
             "docs/diagnostics.md lacks {code}"
         );
+        // The example output in the docs is the snapshot, so the docs cannot drift.
+        let snap = std::fs::read_to_string(format!("tests/snapshots/diagnostics__{code}.snap"))
+            .expect("snapshot");
+        let body = snap
+            .splitn(3, "---\n")
+            .nth(2)
+            .unwrap_or_default()
+            .trim_end();
+        assert!(
+            docs.contains(body),
+            "docs/diagnostics.md example for {code} differs from its snapshot"
+        );
     }
 }
