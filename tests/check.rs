@@ -213,6 +213,8 @@ fn ranges() {
         ("quantize { type = nf4 block_size = 100 }", "lpipe::E107"),
         ("quantize { type = nf3 }", "lpipe::E108"),
         ("lora { r = 8.0 }", "lpipe::E106"),
+        ("lora { alpha = 1e308 * 10.0 }", "lpipe::E118"),
+        ("lora { alpha = 16 / 0 }", "lpipe::E118"),
     ] {
         assert_eq!(
             codes(&format!("model {{ source = \"m\" }}\n{bad}")),

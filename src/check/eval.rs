@@ -285,12 +285,16 @@ fn binary(cx: &mut Cx, op: BinOp, l: Val, r: Val, span: Span) -> Option<Val> {
                 l.kind.as_f64().unwrap_or(0.0),
                 r.kind.as_f64().unwrap_or(0.0),
             );
-            Float(match op {
+            let x = match op {
                 BinOp::Add => a + b,
                 BinOp::Sub => a - b,
                 BinOp::Mul => a * b,
                 _ => a / b,
-            })
+            };
+            if !x.is_finite() {
+                return bad(cx, "the result is too large for a 64-bit float".into());
+            }
+            Float(x)
         }
         (BinOp::Add, Str(a), Str(b)) => Str(format!("{a}{b}")),
         (BinOp::Add, Size(a), Size(b)) => Size(a.saturating_add(*b)),
