@@ -267,3 +267,35 @@ fn sweeps_reach_into_call_arguments_and_named_evals() {
     assert_eq!(lrs, [1e-4, 3e-4]);
     assert_eq!(p.runs[1].config.evals[0].limit, Some(20));
 }
+
+#[test]
+fn json_field_names_as_arguments_or_a_map() {
+    use lpipe::ir::DataSource;
+    let fields = |text: &str| match &ok(&format!(
+        "dataset {{ source = {text} }}\nmodel {{ source = \"m\" }}"
+    ))
+    .runs[0]
+        .config
+        .dataset
+        .as_ref()
+        .expect("dataset")
+        .source
+    {
+        DataSource::Json { fields, .. } => (fields.instruction.clone(), fields.output.clone()),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        fields("json(\"a.json\", output = \"answer\")"),
+        ("instruction".into(), "answer".into())
+    );
+    assert_eq!(
+        fields("json(\"a.json\", fields = { instruction = \"q\", output = \"a\" })"),
+        ("q".into(), "a".into())
+    );
+    assert_eq!(
+        codes(
+            "dataset { source = json(\"a.json\", fields = { outptu = \"a\" }) }\nmodel { source = \"m\" }"
+        ),
+        ["lpipe::E102"]
+    );
+}
