@@ -299,3 +299,20 @@ fn json_field_names_as_arguments_or_a_map() {
         ["lpipe::E102"]
     );
 }
+
+#[test]
+fn referenceable_defaults_agree_with_the_converters() {
+    let base = "dataset { source = arithmetic() }\nmodel { source = \"m\" }\nquantize { type = nf4 }\nlora { }\n\
+                train { optimizer = adamw(lr = 1e-3) batch_size = 4 max_iters = 100 }\neval { tasks = [heldout] }\n";
+    let implicit = ok(base).runs[0].config.clone();
+    for (kind, key, text) in lpipe::check::stages::defaults::DEFAULTS {
+        let explicit = ok(&format!("{base}{}.{key} = {text}\n", kind.name())).runs[0]
+            .config
+            .clone();
+        assert_eq!(implicit, explicit, "default of {}.{key}", kind.name());
+    }
+    // Unset keys can be referenced, bare in their own block or dotted from another.
+    let p = ok("model { source = \"m\" }\nlora { alpha = 2 * r dropout = lora.r / 100 }");
+    let lora = p.runs[0].config.lora.clone().expect("lora");
+    assert_eq!((lora.r, lora.alpha, lora.dropout), (8, 16.0, 0.08));
+}
