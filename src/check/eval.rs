@@ -184,6 +184,8 @@ impl<'d> Evaluator<'d> {
                     .filter(|d| d.0 == stage_def.kind)
                     .map(|d| d.1),
             );
+            keys.sort_unstable();
+            keys.dedup();
             let help = match crate::diag::closest(key, keys.iter().copied()) {
                 Some(best) => format!("did you mean `{}.{best}`?", stage_def.label()),
                 None => format!(
