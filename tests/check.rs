@@ -213,6 +213,8 @@ fn ranges() {
         ("quantize { type = nf4 block_size = 100 }", "lpipe::E107"),
         ("quantize { type = nf3 }", "lpipe::E108"),
         ("lora { r = 8.0 }", "lpipe::E106"),
+        ("lora { alpha = 1e308 * 10.0 }", "lpipe::E118"),
+        ("lora { alpha = 16 / 0 }", "lpipe::E118"),
     ] {
         assert_eq!(
             codes(&format!("model {{ source = \"m\" }}\n{bad}")),
@@ -264,4 +266,53 @@ fn sweeps_reach_into_call_arguments_and_named_evals() {
         .collect();
     assert_eq!(lrs, [1e-4, 3e-4]);
     assert_eq!(p.runs[1].config.evals[0].limit, Some(20));
+}
+
+#[test]
+fn json_field_names_as_arguments_or_a_map() {
+    use lpipe::ir::DataSource;
+    let fields = |text: &str| match &ok(&format!(
+        "dataset {{ source = {text} }}\nmodel {{ source = \"m\" }}"
+    ))
+    .runs[0]
+        .config
+        .dataset
+        .as_ref()
+        .expect("dataset")
+        .source
+    {
+        DataSource::Json { fields, .. } => (fields.instruction.clone(), fields.output.clone()),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        fields("json(\"a.json\", output = \"answer\")"),
+        ("instruction".into(), "answer".into())
+    );
+    assert_eq!(
+        fields("json(\"a.json\", fields = { instruction = \"q\", output = \"a\" })"),
+        ("q".into(), "a".into())
+    );
+    assert_eq!(
+        codes(
+            "dataset { source = json(\"a.json\", fields = { outptu = \"a\" }) }\nmodel { source = \"m\" }"
+        ),
+        ["lpipe::E102"]
+    );
+}
+
+#[test]
+fn referenceable_defaults_agree_with_the_converters() {
+    let base = "dataset { source = arithmetic() }\nmodel { source = \"m\" }\nquantize { type = nf4 }\nlora { }\n\
+                train { optimizer = adamw(lr = 1e-3) batch_size = 4 max_iters = 100 }\neval { tasks = [heldout] }\n";
+    let implicit = ok(base).runs[0].config.clone();
+    for (kind, key, text) in lpipe::check::stages::defaults::DEFAULTS {
+        let explicit = ok(&format!("{base}{}.{key} = {text}\n", kind.name())).runs[0]
+            .config
+            .clone();
+        assert_eq!(implicit, explicit, "default of {}.{key}", kind.name());
+    }
+    // Unset keys can be referenced, bare in their own block or dotted from another.
+    let p = ok("model { source = \"m\" }\nlora { alpha = 2 * r dropout = lora.r / 100 }");
+    let lora = p.runs[0].config.lora.clone().expect("lora");
+    assert_eq!((lora.r, lora.alpha, lora.dropout), (8, 16.0, 0.08));
 }

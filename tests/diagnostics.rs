@@ -112,5 +112,31 @@ fn docs_list_every_code() {
             docs.contains(&format!("## {code}\n")),
             "docs/diagnostics.md lacks {code}"
         );
+        // The example output in the docs is the snapshot, so the docs cannot drift.
+        let snap = std::fs::read_to_string(format!("tests/snapshots/diagnostics__{code}.snap"))
+            .expect("snapshot");
+        let body = snap
+            .splitn(3, "---\n")
+            .nth(2)
+            .unwrap_or_default()
+            .trim_end();
+        assert!(
+            docs.contains(body),
+            "docs/diagnostics.md example for {code} differs from its snapshot"
+        );
     }
+}
+
+#[test]
+fn the_code_list_matches_the_enum() {
+    // Every `code(lpipe::E…)` declared in src/diag.rs must be in CODES (and so have a case).
+    let source = std::fs::read_to_string("src/diag.rs").expect("src/diag.rs");
+    let mut declared: Vec<&str> = source
+        .match_indices("code(lpipe::")
+        .filter_map(|(i, m)| source.get(i + m.len()..i + m.len() + 4))
+        .collect();
+    declared.sort_unstable();
+    let mut listed = CODES.to_vec();
+    listed.sort_unstable();
+    assert_eq!(declared, listed);
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crate::check::cx::Cx;
 use crate::check::doc::{Doc, StageKind};
+use crate::check::stages::defaults::{DEFAULTS, default_text};
 use crate::check::value::{Val, Value};
 use crate::diag::{LangDiagnostic, suggest};
 use crate::span::Span;
@@ -121,6 +122,11 @@ impl<'d> Evaluator<'d> {
                     .reference(cx, st, name, path)
                     .map(|v| Val { span, ..v });
             }
+            // An unset key with a default (`r` in `lora`) reads as that default.
+            let kind = stage.and_then(|st| doc.stages.get(st)).map(|s| s.kind);
+            if let Some(default) = kind.and_then(|k| default_value(k, name, span)) {
+                return Some(default);
+            }
             return Some(Val {
                 kind: Value::Symbol((*name).to_string()),
                 span,
@@ -166,13 +172,26 @@ impl<'d> Evaluator<'d> {
         };
         let key = rest.first().copied().unwrap_or_default();
         let stage_def = doc.stages.get(index)?;
-        if stage_def.key(key).is_none() {
-            let keys: Vec<&str> = stage_def.keys.iter().map(|k| k.name.as_str()).collect();
+        let mut value = if stage_def.key(key).is_some() {
+            self.reference(cx, index, key, path)?
+        } else if let Some(default) = default_value(stage_def.kind, key, span) {
+            default
+        } else {
+            let mut keys: Vec<&str> = stage_def.keys.iter().map(|k| k.name.as_str()).collect();
+            keys.extend(
+                DEFAULTS
+                    .iter()
+                    .filter(|d| d.0 == stage_def.kind)
+                    .map(|d| d.1),
+            );
+            keys.sort_unstable();
+            keys.dedup();
             let help = match crate::diag::closest(key, keys.iter().copied()) {
                 Some(best) => format!("did you mean `{}.{best}`?", stage_def.label()),
                 None => format!(
-                    "`{}` does not set `{key}` (defaults cannot be referenced; set it explicitly)",
-                    stage_def.label()
+                    "`{}` has no key `{key}`; {}",
+                    stage_def.label(),
+                    suggest(key, &keys)
                 ),
             };
             cx.push(LangDiagnostic::UndefinedReference {
@@ -182,8 +201,7 @@ impl<'d> Evaluator<'d> {
                 help,
             });
             return None;
-        }
-        let mut value = self.reference(cx, index, key, path)?;
+        };
         for segment in rest.iter().skip(1) {
             let found = match &value.kind {
                 Value::Call { args, .. } => args
@@ -236,6 +254,19 @@ impl<'d> Evaluator<'d> {
     }
 }
 
+/// The default of an unset key as a value at `span` (defaults are literals).
+fn default_value(kind: StageKind, key: &str, span: Span) -> Option<Val> {
+    let text = default_text(kind, key)?;
+    let value = if let Ok(i) = text.parse::<i64>() {
+        Value::Int(i)
+    } else if let Ok(b) = text.parse::<bool>() {
+        Value::Bool(b)
+    } else {
+        Value::Float(text.parse::<f64>().ok()?)
+    };
+    Some(Val { kind: value, span })
+}
+
 /// `a op b` on evaluated values.
 fn binary(cx: &mut Cx, op: BinOp, l: Val, r: Val, span: Span) -> Option<Val> {
     use Value::*;
@@ -285,12 +316,16 @@ fn binary(cx: &mut Cx, op: BinOp, l: Val, r: Val, span: Span) -> Option<Val> {
                 l.kind.as_f64().unwrap_or(0.0),
                 r.kind.as_f64().unwrap_or(0.0),
             );
-            Float(match op {
+            let x = match op {
                 BinOp::Add => a + b,
                 BinOp::Sub => a - b,
                 BinOp::Mul => a * b,
                 _ => a / b,
-            })
+            };
+            if !x.is_finite() {
+                return bad(cx, "the result is too large for a 64-bit float".into());
+            }
+            Float(x)
         }
         (BinOp::Add, Str(a), Str(b)) => Str(format!("{a}{b}")),
         (BinOp::Add, Size(a), Size(b)) => Size(a.saturating_add(*b)),

@@ -16,6 +16,7 @@ pub mod rules;
 pub mod stages;
 pub mod sweep;
 pub mod value;
+pub mod values;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

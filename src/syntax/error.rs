@@ -4,7 +4,9 @@ use pest::error::{Error, ErrorVariant, InputLocation};
 
 use crate::diag::LangDiagnostic;
 use crate::source::SourceFile;
-use crate::syntax::parser::Rule;
+use pest::Parser as _;
+
+use crate::syntax::parser::{LpipeGrammar, Rule};
 
 /// What a user calls a grammar rule in "expected …".
 fn describe(rule: Rule) -> &'static str {
@@ -92,5 +94,51 @@ pub fn syntax_error(error: &Error<Rule>, source: &SourceFile, offset: usize) -> 
         src: source.named(),
         span: (pos, len).into(),
         help,
+    }
+}
+
+/// The most syntax errors reported for one file.
+const MAX_SYNTAX_ERRORS: usize = 10;
+
+/// After a syntax error, resumes at each following top-level item (a line starting in column
+/// 0 with a name) to report later syntax errors too, as a compiler would.
+pub fn recover(first: pest::error::Error<Rule>, source: &SourceFile) -> Vec<LangDiagnostic> {
+    let text: &str = &source.text;
+    let mut errors = vec![syntax_error(&first, source, 0)];
+    let mut at = error_pos(&first);
+    while errors.len() < MAX_SYNTAX_ERRORS {
+        let Some(resume) = next_item_start(text, at) else {
+            break;
+        };
+        let Some(rest) = text.get(resume..) else {
+            break;
+        };
+        match LpipeGrammar::parse(Rule::file, rest) {
+            Ok(_) => break,
+            Err(e) => {
+                errors.push(syntax_error(&e, source, resume));
+                at = resume + error_pos(&e);
+            }
+        }
+    }
+    errors
+}
+
+fn error_pos(error: &pest::error::Error<Rule>) -> usize {
+    match error.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((p, _)) => p,
+    }
+}
+
+/// The start of the first line after the line containing `pos` that begins with a name.
+fn next_item_start(text: &str, pos: usize) -> Option<usize> {
+    let mut offset = text.get(pos..)?.find('\n')? + pos + 1;
+    loop {
+        let line = text.get(offset..)?;
+        if line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            return Some(offset);
+        }
+        offset += line.find('\n')? + 1;
     }
 }

@@ -13,7 +13,7 @@ use crate::span::{FileId, Span, Spanned};
 use crate::syntax::ast::{
     Arg, Assign, BinOp, Block, Comment, Expr, ExprKind, Extend, File, Ident, Item, Path,
 };
-use crate::syntax::error::syntax_error;
+use crate::syntax::error::{recover, syntax_error};
 
 /// The generated pest parser.
 #[derive(pest_derive::Parser)]
@@ -57,52 +57,6 @@ pub fn parse_file(source: &SourceFile, id: FileId) -> Result<File, Vec<LangDiagn
     let p = Parse::new(source, id);
     let file = pairs.into_iter().next().map(|pair| p.file(pair));
     p.finish(file)
-}
-
-/// The most syntax errors reported for one file.
-const MAX_SYNTAX_ERRORS: usize = 10;
-
-/// After a syntax error, resumes at each following top-level item (a line starting in column
-/// 0 with a name) to report later syntax errors too, as a compiler would.
-fn recover(first: pest::error::Error<Rule>, source: &SourceFile) -> Vec<LangDiagnostic> {
-    let text: &str = &source.text;
-    let mut errors = vec![syntax_error(&first, source, 0)];
-    let mut at = error_pos(&first);
-    while errors.len() < MAX_SYNTAX_ERRORS {
-        let Some(resume) = next_item_start(text, at) else {
-            break;
-        };
-        let Some(rest) = text.get(resume..) else {
-            break;
-        };
-        match LpipeGrammar::parse(Rule::file, rest) {
-            Ok(_) => break,
-            Err(e) => {
-                errors.push(syntax_error(&e, source, resume));
-                at = resume + error_pos(&e);
-            }
-        }
-    }
-    errors
-}
-
-fn error_pos(error: &pest::error::Error<Rule>) -> usize {
-    match error.location {
-        pest::error::InputLocation::Pos(p) => p,
-        pest::error::InputLocation::Span((p, _)) => p,
-    }
-}
-
-/// The start of the first line after the line containing `pos` that begins with a name.
-fn next_item_start(text: &str, pos: usize) -> Option<usize> {
-    let mut offset = text.get(pos..)?.find('\n')? + pos + 1;
-    loop {
-        let line = text.get(offset..)?;
-        if line.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-            return Some(offset);
-        }
-        offset += line.find('\n')? + 1;
-    }
 }
 
 /// Parses a `--set key=value` argument (the source is the argument text).
@@ -373,7 +327,13 @@ impl<'s> Parse<'s> {
             .map(|u| u.0)
             .chain(DURATION_UNITS.iter().map(|u| u.0))
             .collect();
-        let help = match crate::diag::closest(&unit, units.iter().copied()) {
+        // Case slips (`Gb`, `gib`) are the common mistake, so a case-insensitive match wins.
+        let same_letters = units
+            .iter()
+            .copied()
+            .find(|u| u.eq_ignore_ascii_case(&unit));
+        let help = match same_letters.or_else(|| crate::diag::closest(&unit, units.iter().copied()))
+        {
             Some(best) => format!("did you mean `{best}`? (write `2 * x` for a product)"),
             None => format!("{} (write `2 * x` for a product)", suggest(&unit, &units)),
         };

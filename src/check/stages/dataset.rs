@@ -116,10 +116,38 @@ fn data_source(cx: &mut Cx, v: &Val) -> Option<DataSource> {
     let path_span = a.span("path");
     let path = a.string(cx, "path", None);
     let defaults = FieldMap::default();
-    let instruction = a.string(cx, "instruction", Some(defaults.instruction.as_str()));
-    let input = a.string(cx, "input", Some(defaults.input.as_str()));
-    let output = a.string(cx, "output", Some(defaults.output.as_str()));
-    a.finish(cx);
+    // Field names come as arguments (`output = "answer"`) or as one map
+    // (`fields = { output = "answer" }`); both read the same way.
+    let mut names = match a.value("fields") {
+        Ok(None) => Some(a),
+        Ok(Some(map)) => {
+            a.finish(cx);
+            match &map.kind {
+                Value::Map(entries) => Some(Fields::new(
+                    "`fields`".into(),
+                    map.span,
+                    entries
+                        .iter()
+                        .map(|(k, v)| (k.node.clone(), k.span, Some(v.clone())))
+                        .collect(),
+                )),
+                _ => {
+                    wrong_type(
+                        cx,
+                        "a map `{ instruction = \"…\", output = \"…\" }`",
+                        &map,
+                        Vec::new(),
+                    );
+                    None
+                }
+            }
+        }
+        Err(Invalid) => None,
+    }?;
+    let instruction = names.string(cx, "instruction", Some(defaults.instruction.as_str()));
+    let input = names.string(cx, "input", Some(defaults.input.as_str()));
+    let output = names.string(cx, "output", Some(defaults.output.as_str()));
+    names.finish(cx);
     Some(DataSource::Json {
         path: resolve_path(cx, path_span, &path?),
         lines: name == "jsonl",

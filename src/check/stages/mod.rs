@@ -1,6 +1,7 @@
 //! One converter per stage kind: evaluated keys → IR config.
 
 pub mod dataset;
+pub mod defaults;
 pub mod eval;
 pub mod export;
 pub mod lora;

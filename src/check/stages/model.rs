@@ -18,20 +18,26 @@ pub fn model(cx: &mut Cx, f: &mut Fields, arch_names: &[&str]) -> Option<Model> 
         Ok(Some(v)) => arch(cx, &v, arch_names).map(Some),
         Err(Invalid) => None,
     };
-    let precision = f
-        .choice(
-            cx,
-            "precision",
-            Some("bf16"),
-            "precision",
-            &["f32", "bf16", "f16"],
-        )
-        .map(|p| precision(&p));
     let device = match f.value("device") {
         Ok(None) => Some(Device::Cpu),
         Ok(Some(v)) => device(cx, &v),
         Err(Invalid) => None,
     };
+    // CPUs compute in f32; accelerators default to bf16 as the seed's runs did.
+    let default_precision = if device == Some(Device::Cpu) {
+        "f32"
+    } else {
+        "bf16"
+    };
+    let precision = f
+        .choice(
+            cx,
+            "precision",
+            Some(default_precision),
+            "precision",
+            &["f32", "bf16", "f16"],
+        )
+        .map(|p| precision(&p));
     let device_memory = f.opt_size(cx, "device_memory");
     Some(Model {
         source: source?,
