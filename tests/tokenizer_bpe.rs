@@ -38,7 +38,8 @@ fn ids(v: &Value) -> Vec<u32> {
 
 fn digest(ids: &[u32]) -> String {
     let text: Vec<String> = ids.iter().map(u32::to_string).collect();
-    Sha256::digest(text.join(",").as_bytes())
+    // The fixture keeps the first 64 bits of each digest.
+    Sha256::digest(text.join(",").as_bytes())[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
