@@ -264,6 +264,10 @@ fn malformed_tokenizer_json_is_a_diagnostic() {
     assert!(err.to_string().contains("WordPiece"), "{err}");
     let err = hf_json::from_str("not json").unwrap_err();
     assert!(matches!(err, lpipe::tokenizer::TokenizerError::Json { .. }));
+    let huge_id = r#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+        "added_tokens": [{"id": 4000000000, "content": "<x>", "special": true}]}"#;
+    let err = hf_json::from_str(huge_id).unwrap_err();
+    assert!(err.to_string().contains("4000000000"), "{err}");
     let bad_merge = r#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}}"#;
     let err = hf_json::from_str(bad_merge).unwrap_err();
     assert!(err.to_string().contains("`b`"), "{err}");
