@@ -123,6 +123,7 @@ fn smollm2_tokenizer_crosscheck_both_conventions() {
     let file = GgufFile::open(&model).unwrap();
     let upstream = BpeTokenizer::from_gguf(&file).unwrap();
     let transformers = with_pre(&file, "gpt2");
+    let overridden = BpeTokenizer::from_gguf_with_pre(&file, Some("gpt2")).unwrap();
     let golden = read_json(&shared.join("golden/gguf_smollm2/forward.json"));
     let cases = golden["tokenizer_crosscheck"]["cases"].as_array().unwrap();
     assert!(
@@ -140,6 +141,10 @@ fn smollm2_tokenizer_crosscheck_both_conventions() {
             transformers.encode(text, false),
             ids(&c["transformers_gguf_ids"]),
             "{text:?}"
+        );
+        assert_eq!(
+            overridden.encode(text, false),
+            ids(&c["transformers_gguf_ids"])
         );
         let decoded = upstream.decode(&upstream.encode(text, false));
         assert_eq!(
