@@ -179,6 +179,13 @@ impl SentencePiece {
                 escape_whitespaces: true,
             },
         };
-        SentencePiece::new(proto).map_err(|e| e.at(file.path()))
+        let mut sp = SentencePiece::new(proto).map_err(|e| e.at(file.path()))?;
+        if let Some(add_bos) = file
+            .opt_bool("tokenizer.ggml.add_bos_token")
+            .map_err(meta(file))?
+        {
+            sp.set_add_bos(add_bos);
+        }
+        Ok(sp)
     }
 }
