@@ -114,3 +114,41 @@ proptest! {
         prop_assert_eq!(sp.encode_batch(&refs, true), single);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 200,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Damaged `.model` files (random byte flips and truncation of a real model) give a
+    /// diagnostic or a working tokenizer, never a panic.
+    #[test]
+    fn damaged_models_never_panic(
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+        text in text(),
+    ) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sp_tiny_unigram.model");
+        let mut bytes = std::fs::read(&path).unwrap();
+        for (at, value) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = value;
+        }
+        bytes.truncate(cut.index(bytes.len() + 1));
+        if let Ok(sp) = SentencePiece::from_bytes(&bytes, &path) {
+            let ids = sp.encode(&text, true);
+            let _ = sp.decode(&ids);
+        }
+    }
+
+    /// Arbitrary JSON-ish text as `tokenizer.json`: a diagnostic or a tokenizer, never a panic.
+    #[test]
+    fn arbitrary_tokenizer_json_never_panics(s in "\\{\"model\": \\{\"type\": \"BPE\", \"vocab\": \\{(\"[a-c]{1,2}\": [0-9], ){0,4}\"d\": 9\\}, \"merges\": \\[(\"[a-d]{1,2} [a-d]{1,2}\", ){0,3}\"a b\"\\]\\}\\}", text in text()) {
+        if let Ok(tok) = lpipe::tokenizer::hf_json::from_str(&s) {
+            let ids = tok.encode(&text, true);
+            let _ = tok.decode(&ids);
+        }
+    }
+}

@@ -45,7 +45,7 @@ CASES = [
 
 
 def ids_digest(ids):
-    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()
+    return hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
 
 
 def gguf_vocab(path):
@@ -139,19 +139,37 @@ TINY = {
                         remove_extra_whitespaces=True, byte_fallback=False),
     "sp_tiny_suffix": dict(vocab_size=700, treat_whitespace_as_suffix=True, byte_fallback=True,
                            remove_extra_whitespaces=False),
-    # Precompiled normalization rules (darts trie in `precompiled_charsmap`).
-    "sp_tiny_nfkc": dict(vocab_size=400, normalization_rule_name="nmt_nfkc_cf", byte_fallback=False),
-    # Unigram (Viterbi) with the default nmt_nfkc rules, user-defined symbols and byte fallback.
-    "sp_tiny_unigram": dict(model_type="unigram", vocab_size=800, normalization_rule_name="nmt_nfkc",
-                            user_defined_symbols=["<sep>"], byte_fallback=True),
+    # Precompiled normalization rules (darts trie in `precompiled_charsmap`), from a small rule
+    # file so the fixture stays small (nmt_nfkc's trie is 240 kB; the trie code is the same).
+    "sp_tiny_rules": dict(vocab_size=400, byte_fallback=False),
+    # Unigram (Viterbi) with the same rules, a user-defined symbol and byte fallback.
+    "sp_tiny_unigram": dict(model_type="unigram", vocab_size=800, user_defined_symbols=["<sep>"],
+                            byte_fallback=True),
 }
+RULED = ("sp_tiny_rules", "sp_tiny_unigram")
+
+
+def rules_tsv(path):
+    """Full-width ASCII → ASCII, ideographic/no-break space → space, ligatures ﬀ..ﬄ → letters,
+    e + combining acute → é (a two-character source), and upper-case A–E folded to lower case."""
+    rows = [f"{c:X}\t{c - 0xFEE0:X}" for c in range(0xFF01, 0xFF5F)]
+    rows += ["3000\t20", "A0\t20", "FB00\t66 66", "FB01\t66 69", "FB02\t66 6C",
+             "FB03\t66 66 69", "FB04\t66 66 6C", "65 301\tE9"]
+    rows += [f"{c:X}\t{c + 32:X}" for c in range(0x41, 0x46)]
+    with open(path, "w") as f:
+        f.write("\n".join(rows) + "\n")
 
 
 def tiny_models(alpaca, texts):
     import io
     corpus = [r["output"] for r in alpaca[:3000] if r["output"]]
     out = {}
+    import tempfile
+    tsv = os.path.join(tempfile.mkdtemp(), "rules.tsv")
+    rules_tsv(tsv)
     for name, opts in TINY.items():
+        if name in RULED:
+            opts = dict(opts, normalization_rule_tsv=tsv)
         buf = io.BytesIO()
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(corpus), model_writer=buf, character_coverage=0.98,
@@ -176,6 +194,43 @@ def llama2_legacy_tokenizer(pieces):
     return tok
 
 
+BL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+# Pre-tokenizer variants swapped into the SmolLM2 tokenizer.json (JSON stored in the fixture, so
+# the Rust test uses the very same configuration): split behaviours, invert, Whitespace, Digits,
+# ByteLevel prefix space, Metaspace before ByteLevel.
+PRE_VARIANTS = {
+    "whitespace": {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, BL]},
+    "whitespace_split": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, BL]},
+    "split_merged_previous": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": False}, BL]},
+    "split_merged_next": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "MergedWithNext", "invert": False}, BL]},
+    "split_contiguous_inverted": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "[a-z]"}, "behavior": "Contiguous", "invert": True}, BL]},
+    "split_removed": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "[,.!?]"}, "behavior": "Removed", "invert": False},
+        {**BL, "use_regex": True}]},
+    "digits_contiguous": {"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": False}, {**BL, "use_regex": True}]},
+    "byte_level_prefix_space": {**BL, "add_prefix_space": True, "use_regex": True},
+    "metaspace_always_split": {"type": "Sequence", "pretokenizers": [
+        {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}, BL]},
+}
+
+
+def pre_variants(smol, texts):
+    base = json.loads(smol.to_str())
+    out = {}
+    for name, pre in PRE_VARIANTS.items():
+        doc = dict(base, pre_tokenizer=pre)
+        tok = Tokenizer.from_str(json.dumps(doc))
+        out[name] = {"pre_tokenizer": pre,
+                     "cases": [tok.encode(t, add_special_tokens=False).ids for t in CASES],
+                     "alpaca_sha256": [ids_digest(tok.encode(t, add_special_tokens=False).ids)
+                                       for t in texts[:100]]}
+    return out
+
+
 def main():
     sp, pieces = sp_pieces(os.path.join(SHARED, "data/llama2_tokenizer/tokenizer.model"))
     smol = smollm2_tokenizer(GGUF)
@@ -196,7 +251,7 @@ def main():
         "alpaca": {
             "start": ALPACA_START, "count": ALPACA_COUNT,
             "text": "instruction + '\\n\\n' + input + '\\n\\n' + output",
-            "digest": "sha256 of the ids joined by ',' (ASCII decimal)",
+            "digest": "first 16 hex digits of the sha256 of the ids joined by ',' (ASCII decimal)",
             "smollm2_sha256": [ids_digest(enc(smol, t)) for t in texts],
             "llama2_hf_sha256": [ids_digest(enc(llama, t)) for t in texts],
             "sentencepiece_sha256": [ids_digest(sp.encode(t)) for t in texts],
@@ -218,10 +273,11 @@ def main():
             "sentencepiece_decoded": sp.decode(sp.encode(t)),
         } for t in CASES],
         "tiny_models": tiny_models(alpaca, texts),
+        "pre_variants": pre_variants(smol, texts),
     }
     tmp = OUT + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(out, f, ensure_ascii=False, indent=0)
+        json.dump(out, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
     os.replace(tmp, OUT)
     print(f"wrote {OUT}")

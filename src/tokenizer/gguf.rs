@@ -73,6 +73,12 @@ fn special_id(file: &GgufFile, key: &str, n: usize) -> Result<Option<u32>, Token
 impl BpeTokenizer {
     /// The byte-level BPE of a `tokenizer.ggml.model = gpt2` checkpoint (SmolLM2, Llama 3, Qwen 2).
     pub fn from_gguf(file: &GgufFile) -> Result<Self, TokenizerError> {
+        Self::from_gguf_with_pre(file, None)
+    }
+
+    /// As [`BpeTokenizer::from_gguf`], with the pre-tokenizer name overridden: `Some("gpt2")`
+    /// reproduces transformers' GGUF loader, which ignores `smollm` (see `docs/tokenizers.md`).
+    pub fn from_gguf_with_pre(file: &GgufFile, pre: Option<&str>) -> Result<Self, TokenizerError> {
         let tokens = file
             .get_str_array("tokenizer.ggml.tokens")
             .map_err(meta(file))?
@@ -102,10 +108,13 @@ impl BpeTokenizer {
             .opt_bool("tokenizer.ggml.add_bos_token")
             .map_err(meta(file))?
             .unwrap_or(false);
-        let pre = file
-            .opt_str("tokenizer.ggml.pre")
-            .map_err(meta(file))?
-            .unwrap_or("default");
+        let pre = match pre {
+            Some(p) => p,
+            None => file
+                .opt_str("tokenizer.ggml.pre")
+                .map_err(meta(file))?
+                .unwrap_or("default"),
+        };
         BpeTokenizer::from_vocab(tokens, merges, types, bos, eos, pre, add_bos)
             .map_err(|e| e.at(file.path()))
     }
@@ -170,6 +179,13 @@ impl SentencePiece {
                 escape_whitespaces: true,
             },
         };
-        SentencePiece::new(proto).map_err(|e| e.at(file.path()))
+        let mut sp = SentencePiece::new(proto).map_err(|e| e.at(file.path()))?;
+        if let Some(add_bos) = file
+            .opt_bool("tokenizer.ggml.add_bos_token")
+            .map_err(meta(file))?
+        {
+            sp.set_add_bos(add_bos);
+        }
+        Ok(sp)
     }
 }

@@ -29,7 +29,8 @@ pub trait Tokenizer: Send + Sync {
     fn encode(&self, text: &str, add_bos: bool) -> Vec<u32>;
     /// Text for `ids` (special tokens skipped).
     fn decode(&self, ids: &[u32]) -> String;
-    /// Beginning-of-sequence token, if the model defines one.
+    /// The beginning-of-sequence token `encode(_, true)` prepends; `None` when the model's
+    /// convention adds none (SmolLM2: `add_bos_token = false`).
     fn bos_id(&self) -> Option<u32>;
     /// End-of-sequence token appended to training examples.
     fn eos_id(&self) -> Option<u32>;

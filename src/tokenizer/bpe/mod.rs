@@ -162,6 +162,14 @@ impl BpeTokenizer {
             .collect();
         for t in &added_tokens {
             let id = t.id as usize;
+            // Ids far beyond the vocabulary would make the id table absurdly large.
+            if id >= tokens.len() + (1 << 20) {
+                return Err(TokenizerError::vocab(format!(
+                    "added token `{}` has id {id}, far beyond the {}-token vocabulary",
+                    t.content,
+                    tokens.len()
+                )));
+            }
             if id >= tokens.len() {
                 tokens.resize(id + 1, String::new());
                 skip_in_decode.resize(id + 1, false);

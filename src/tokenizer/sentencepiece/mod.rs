@@ -43,6 +43,8 @@ pub struct SentencePiece {
     min_score: f32,
     max_score: f32,
     max_piece_chars: usize,
+    /// `encode(_, true)` prepends BOS (false only when a GGUF says `add_bos_token = false`).
+    add_bos: bool,
     cache: WordCache,
 }
 
@@ -154,8 +156,14 @@ impl SentencePiece {
             min_score,
             max_score,
             max_piece_chars,
+            add_bos: true,
             cache: WordCache::default(),
         })
+    }
+
+    /// Sets whether `encode(_, true)` prepends BOS (GGUF `tokenizer.ggml.add_bos_token`).
+    pub fn set_add_bos(&mut self, add_bos: bool) {
+        self.add_bos = add_bos;
     }
 
     /// The decoded model.
@@ -201,7 +209,7 @@ impl Tokenizer for SentencePiece {
     }
 
     fn bos_id(&self) -> Option<u32> {
-        Self::optional_id(self.proto.bos_id, self.proto.pieces.len())
+        Self::optional_id(self.proto.bos_id, self.proto.pieces.len()).filter(|_| self.add_bos)
     }
 
     fn eos_id(&self) -> Option<u32> {
