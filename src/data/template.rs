@@ -182,7 +182,7 @@ fn parse(text: &str) -> Result<Vec<Piece>, DataError> {
         let len = len.max(1).min(text.len() - at);
         DataError::Template {
             message,
-            src: miette::NamedSource::new("template", text.to_string()),
+            src: std::sync::Arc::new(miette::NamedSource::new("template", text.to_string())),
             span: (at, len).into(),
         }
     };
