@@ -85,8 +85,8 @@ pub enum DataError {
     #[diagnostic(
         code(lpipe::E407),
         help(
-            "templates use `{{instruction}}`, `{{input}}` and exactly one `{{output}}`; \
-             write `{{{{` and `}}}}` for literal braces"
+            "templates use `{{instruction}}`, `{{input}}` and at most one `{{output}}` (the response \
+             follows the template when it has none); write `{{{{` and `}}}}` for literal braces"
         )
     )]
     Template {
