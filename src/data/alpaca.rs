@@ -165,7 +165,7 @@ fn parse_record(
             return Err(vec![RecordError::Invalid {
                 index,
                 message: format!("invalid JSON: {}", strip_position(&err.to_string())),
-                span: span(offset.min(text.len().saturating_sub(1)), 1),
+                span: char_span(text, offset),
             }]);
         }
     };
@@ -255,12 +255,24 @@ fn span(offset: usize, len: usize) -> SourceSpan {
     SourceSpan::new(offset.into(), len)
 }
 
+/// A label on the whole character at (or just before) byte `offset`, so it never splits UTF-8.
+fn char_span(text: &str, offset: usize) -> SourceSpan {
+    let mut start = offset.min(text.len());
+    while start > 0 && !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let len = text
+        .get(start..)
+        .and_then(|rest| rest.chars().next())
+        .map_or(0, char::len_utf8);
+    span(start, len)
+}
+
 fn syntax_error(path: &Path, text: String, message: String, offset: usize) -> DataError {
-    let len = usize::from(offset < text.len());
     DataError::Syntax {
         path: PathBuf::from(path),
         message,
-        span: span(offset.min(text.len()), len),
+        span: char_span(&text, offset),
         src: Arc::new(NamedSource::new(path.display().to_string(), text)),
     }
 }
