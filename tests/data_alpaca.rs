@@ -109,6 +109,23 @@ fn every_bad_record_is_reported_with_index_field_and_span() {
 }
 
 #[test]
+fn labels_never_split_a_character() {
+    // serde_json reports this error inside the multi-byte "é"; the label must cover the whole character.
+    let text = "[{\"instruction\": \"x\", \"output\": 1é}]";
+    let err = parse(text, Format::Json).unwrap_err();
+    let DataError::BadRecords { records, .. } = &err else {
+        panic!("{err:?}")
+    };
+    let RecordError::Invalid { span, .. } = &records[0] else {
+        panic!("{records:?}")
+    };
+    assert!(
+        text.is_char_boundary(span.offset()) && text.is_char_boundary(span.offset() + span.len())
+    );
+    assert!(render(&err).contains("record 0: invalid JSON"));
+}
+
+#[test]
 fn reports_are_capped_but_count_everything() {
     let body: Vec<String> = (0..50)
         .map(|i| format!("{{\"instruction\": \"q{i}\"}}"))

@@ -75,6 +75,12 @@ fn custom_template_splits_at_output() {
         (template.prompt(&r), template.response(&r)),
         ("Q: 2+2?\nA: ".into(), "4".into())
     );
+    // Without `{output}` the response follows the template (the `.lpipe` `template = "…"` form).
+    let prompt_only = Template::Custom(CustomTemplate::new("Q: {instruction}\nA: ", None).unwrap());
+    assert_eq!(
+        (prompt_only.prompt(&r), prompt_only.response(&r)),
+        ("Q: 2+2?\nA: ".into(), "4".into())
+    );
 }
 
 #[test]
@@ -84,11 +90,6 @@ fn custom_template_errors_point_at_the_problem() {
             "Q: {instrucion}\nA: {output}",
             3,
             "unknown placeholder `{instrucion}` (did you mean `{instruction}`?)",
-        ),
-        (
-            "Q: {instruction}\nA:",
-            18,
-            "no `{output}` placeholder: the response has nowhere to go",
         ),
         (
             "{instruction} {output} {output}",

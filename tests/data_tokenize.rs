@@ -96,6 +96,7 @@ fn arithmetic_config(settings: TokenizeSettings) -> DatasetConfig {
         split: SplitSpec {
             validation: ValidationSize::Count(30),
             seed: 3,
+            limit: None,
         },
     }
 }
@@ -232,6 +233,7 @@ fn file_sources_hash_their_bytes() {
         split: SplitSpec {
             validation: ValidationSize::Count(1),
             seed: 0,
+            limit: None,
         },
     };
     let a = prepare(&config, &ByteTokenizer, "bytes", Some(&root)).unwrap();

@@ -169,15 +169,14 @@ fn print_records(
     Ok(ExitCode::SUCCESS)
 }
 
-/// How one token reads: its text, or the special token's role.
+/// How one token reads: its vocabulary entry (`▁Hello`, `<0x0A>`), else its decoded text.
 fn piece(tokenizer: &dyn Tokenizer, id: u32) -> String {
-    if Some(id) == tokenizer.bos_id() {
-        return "<bos>".into();
+    match tokenizer.id_to_token(id) {
+        Some(token) => format!("{token:?}"),
+        None if Some(id) == tokenizer.bos_id() => "<bos>".into(),
+        None if Some(id) == tokenizer.eos_id() => "<eos>".into(),
+        None => format!("{:?}", tokenizer.decode(&[id])),
     }
-    if Some(id) == tokenizer.eos_id() {
-        return "<eos>".into();
-    }
-    format!("{:?}", tokenizer.decode(&[id]))
 }
 
 fn parse_template(name: &str) -> miette::Result<Template> {

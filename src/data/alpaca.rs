@@ -6,6 +6,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use miette::{NamedSource, SourceSpan};
 use serde::{Deserialize, Serialize};
@@ -103,7 +104,7 @@ pub fn parse_text(
         return Err(DataError::BadRecords {
             path: path.to_path_buf(),
             count,
-            src: NamedSource::new(path.display().to_string(), text),
+            src: Arc::new(NamedSource::new(path.display().to_string(), text)),
             records: errors,
         });
     }
@@ -114,13 +115,12 @@ fn resolve_format(path: &Path, text: &str, format: Format) -> Format {
     match format {
         Format::Auto => {
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if ext.eq_ignore_ascii_case("jsonl") || ext.eq_ignore_ascii_case("ndjson") {
-                Format::Jsonl
-            } else if text
+            let lines_ext = ext.eq_ignore_ascii_case("jsonl") || ext.eq_ignore_ascii_case("ndjson");
+            let starts_with_object = text
                 .trim_start_matches('\u{feff}')
                 .trim_start()
-                .starts_with('{')
-            {
+                .starts_with('{');
+            if lines_ext || starts_with_object {
                 Format::Jsonl
             } else {
                 Format::Json
@@ -165,7 +165,7 @@ fn parse_record(
             return Err(vec![RecordError::Invalid {
                 index,
                 message: format!("invalid JSON: {}", strip_position(&err.to_string())),
-                span: span(offset.min(text.len().saturating_sub(1)), 1),
+                span: char_span(text, offset),
             }]);
         }
     };
@@ -255,13 +255,25 @@ fn span(offset: usize, len: usize) -> SourceSpan {
     SourceSpan::new(offset.into(), len)
 }
 
+/// A label on the whole character at (or just before) byte `offset`, so it never splits UTF-8.
+fn char_span(text: &str, offset: usize) -> SourceSpan {
+    let mut start = offset.min(text.len());
+    while start > 0 && !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let len = text
+        .get(start..)
+        .and_then(|rest| rest.chars().next())
+        .map_or(0, char::len_utf8);
+    span(start, len)
+}
+
 fn syntax_error(path: &Path, text: String, message: String, offset: usize) -> DataError {
-    let len = usize::from(offset < text.len());
     DataError::Syntax {
         path: PathBuf::from(path),
         message,
-        span: span(offset.min(text.len()), len),
-        src: NamedSource::new(path.display().to_string(), text),
+        span: char_span(&text, offset),
+        src: Arc::new(NamedSource::new(path.display().to_string(), text)),
     }
 }
 

@@ -219,3 +219,17 @@ fn corrupt(path: &Path, message: String) -> DataError {
         message,
     }
 }
+
+/// A cheap identity for a tokenizer file (path, size, modification time) to pass to
+/// [`KeyBuilder::tokenizer`]; hashing a multi-gigabyte GGUF would cost more than tokenizing,
+/// and the behavioural fingerprint already catches a different vocabulary behind the same name.
+pub fn tokenizer_identity(path: &Path) -> String {
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let meta = std::fs::metadata(&canonical).ok();
+    let len = meta.as_ref().map_or(0, |m| m.len());
+    let modified = meta
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{} len={len} mtime={modified}", canonical.display())
+}

@@ -1,6 +1,7 @@
 //! Data diagnostics: codes `lpipe::E400`–`lpipe::E412`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use thiserror::Error;
@@ -38,7 +39,7 @@ pub enum DataError {
         message: String,
         /// The file text.
         #[source_code]
-        src: NamedSource<String>,
+        src: Arc<NamedSource<String>>,
         /// Where it went wrong.
         #[label("here")]
         span: SourceSpan,
@@ -60,7 +61,7 @@ pub enum DataError {
         count: usize,
         /// The file text, shared by the related diagnostics.
         #[source_code]
-        src: NamedSource<String>,
+        src: Arc<NamedSource<String>>,
         /// The first malformed records.
         #[related]
         records: Vec<RecordError>,
@@ -84,8 +85,8 @@ pub enum DataError {
     #[diagnostic(
         code(lpipe::E407),
         help(
-            "templates use `{{instruction}}`, `{{input}}` and exactly one `{{output}}`; \
-             write `{{{{` and `}}}}` for literal braces"
+            "templates use `{{instruction}}`, `{{input}}` and at most one `{{output}}` (the response \
+             follows the template when it has none); write `{{{{` and `}}}}` for literal braces"
         )
     )]
     Template {
@@ -93,7 +94,7 @@ pub enum DataError {
         message: String,
         /// The template text.
         #[source_code]
-        src: NamedSource<String>,
+        src: Arc<NamedSource<String>>,
         /// Where.
         #[label("{message}")]
         span: SourceSpan,

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod dataset;
 pub mod encode;
 pub mod error;
+pub mod from_ir;
 pub mod json_scan;
 pub mod prepare;
 pub mod record;

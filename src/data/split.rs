@@ -22,6 +22,8 @@ pub struct SplitSpec {
     pub validation: ValidationSize,
     /// Seed of the shuffle.
     pub seed: u64,
+    /// Keep only this many examples (the first after shuffling), e.g. for a quick run.
+    pub limit: Option<usize>,
 }
 
 impl Default for SplitSpec {
@@ -29,6 +31,7 @@ impl Default for SplitSpec {
         SplitSpec {
             validation: ValidationSize::Fraction(0.05),
             seed: 42,
+            limit: None,
         }
     }
 }
@@ -43,8 +46,9 @@ pub struct Split {
 }
 
 impl SplitSpec {
-    /// Splits `n` examples; the training side is never empty.
-    pub fn apply(&self, n: usize) -> Result<Split, DataError> {
+    /// Splits `n` examples (after `limit`); the training side is never empty.
+    pub fn apply(&self, total: usize) -> Result<Split, DataError> {
+        let n = self.limit.map_or(total, |l| l.min(total));
         let n_val = match self.validation {
             ValidationSize::Fraction(f) if (0.0..1.0).contains(&f) => {
                 (f * n as f64).round() as usize
@@ -61,8 +65,9 @@ impl SplitSpec {
                 message: format!("{n_val} validation examples leave none of the {n} for training"),
             });
         }
-        let mut order: Vec<u32> = (0..n as u32).collect();
+        let mut order: Vec<u32> = (0..total as u32).collect();
         SplitMix64::new(self.seed).shuffle(&mut order);
+        order.truncate(n);
         let train = order.split_off(n_val);
         Ok(Split {
             train,
@@ -85,6 +90,7 @@ mod tests {
         let spec = SplitSpec {
             validation: ValidationSize::Fraction(0.1),
             seed: 9,
+            limit: None,
         };
         let s = spec.apply(1000).unwrap();
         assert_eq!((s.train.len(), s.validation.len()), (900, 100));
@@ -93,6 +99,33 @@ mod tests {
         assert_eq!(all, (0..1000).collect::<Vec<_>>());
         assert_eq!(s, spec.apply(1000).unwrap());
         assert_ne!(s, SplitSpec { seed: 10, ..spec }.apply(1000).unwrap());
+        // A limit keeps a seeded subset of the same shuffle and splits that.
+        let limited = SplitSpec {
+            limit: Some(200),
+            ..spec
+        }
+        .apply(1000)
+        .unwrap();
+        assert_eq!((limited.train.len(), limited.validation.len()), (180, 20));
+        let mut subset: Vec<u32> = limited
+            .train
+            .iter()
+            .chain(&limited.validation)
+            .copied()
+            .collect();
+        subset.sort();
+        subset.dedup();
+        assert_eq!(subset.len(), 200);
+        assert!(subset.iter().all(|&i| i < 1000));
+        assert_eq!(
+            SplitSpec {
+                limit: Some(5000),
+                ..spec
+            }
+            .apply(1000)
+            .unwrap(),
+            s
+        );
     }
 
     #[test]
@@ -100,12 +133,14 @@ mod tests {
         let count = |c| SplitSpec {
             validation: ValidationSize::Count(c),
             seed: 0,
+            limit: None,
         };
         assert!(count(10).apply(10).is_err());
         assert_eq!(count(0).apply(10).unwrap().train.len(), 10);
         let frac = |f| SplitSpec {
             validation: ValidationSize::Fraction(f),
             seed: 0,
+            limit: None,
         };
         assert!(frac(1.0).apply(10).is_err());
         assert!(frac(-0.1).apply(10).is_err());

@@ -100,7 +100,8 @@ enum Piece {
 }
 
 /// A user template such as `"Q: {instruction}\nA: {output}"`: the text before `{output}` is the
-/// prompt, `{output}` and what follows is the response.
+/// prompt, `{output}` and what follows is the response. Without `{output}` the response follows
+/// the whole template.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "CustomTemplateText", into = "CustomTemplateText")]
 pub struct CustomTemplate {
@@ -182,7 +183,7 @@ fn parse(text: &str) -> Result<Vec<Piece>, DataError> {
         let len = len.max(1).min(text.len() - at);
         DataError::Template {
             message,
-            src: miette::NamedSource::new("template", text.to_string()),
+            src: std::sync::Arc::new(miette::NamedSource::new("template", text.to_string())),
             span: (at, len).into(),
         }
     };
@@ -254,11 +255,8 @@ fn parse(text: &str) -> Result<Vec<Piece>, DataError> {
         pieces.push(Piece::Text(literal));
     }
     if outputs == 0 {
-        return Err(err(
-            "no `{output}` placeholder: the response has nowhere to go".into(),
-            text.len(),
-            0,
-        ));
+        // A prompt-only template (the `.lpipe` form `template = "…"`): the response follows it.
+        pieces.push(Piece::Output);
     }
     if !has_instruction {
         return Err(err("no `{instruction}` placeholder".into(), 0, text.len()));
