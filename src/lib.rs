@@ -18,6 +18,8 @@ pub mod model;
 pub mod nn;
 pub mod plan;
 pub mod quant;
+pub mod source;
+pub mod span;
 pub mod syntax;
 pub mod tokenizer;
 pub mod train;

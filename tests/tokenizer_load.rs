@@ -27,8 +27,23 @@ fn tiny_sentencepiece_models_match_sentencepiece() {
     )
     .unwrap();
     let models = reference["tiny_models"].as_object().unwrap();
-    assert_eq!(models.len(), 2);
+    let alpaca = alpaca_texts(&reference);
+    let mut checked = 0;
     for (name, cases) in models {
+        if let Some(name) = name.strip_suffix("_alpaca_sha256") {
+            let Some(texts) = &alpaca else { continue };
+            let sp = SentencePiece::from_file(&fixtures().join(format!("{name}.model"))).unwrap();
+            let want = cases.as_array().unwrap();
+            let bad: Vec<usize> = (0..texts.len())
+                .filter(|&i| digest(&sp.encode(&texts[i], false)) != want[i].as_str().unwrap())
+                .collect();
+            assert!(
+                bad.is_empty(),
+                "{name}: alpaca texts differing from sentencepiece: {bad:?}"
+            );
+            continue;
+        }
+        checked += 1;
         let sp = SentencePiece::from_file(&fixtures().join(format!("{name}.model"))).unwrap();
         for case in cases.as_array().unwrap() {
             let text = case["text"].as_str().unwrap();
@@ -41,6 +56,37 @@ fn tiny_sentencepiece_models_match_sentencepiece() {
             );
         }
     }
+    assert_eq!(checked, 4);
+}
+
+fn digest(ids: &[u32]) -> String {
+    use sha2::{Digest, Sha256};
+    let text: Vec<String> = ids.iter().map(u32::to_string).collect();
+    Sha256::digest(text.join(",").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The fixture's Alpaca texts, when the shared data is present.
+fn alpaca_texts(reference: &Value) -> Option<Vec<String>> {
+    let Some(shared) = lpipe::cache::shared_dir() else {
+        println!("skipped (Alpaca part): ../shared/data not found");
+        return None;
+    };
+    let path = shared.join("data/alpaca/alpaca_data.json");
+    let data: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let start = reference["alpaca"]["start"].as_u64()? as usize;
+    let count = reference["alpaca"]["count"].as_u64()? as usize;
+    Some(
+        (start..start + count)
+            .map(|i| {
+                let r = &data[i];
+                let f = |k: &str| r[k].as_str().unwrap_or("").to_string();
+                format!("{}\n\n{}\n\n{}", f("instruction"), f("input"), f("output"))
+            })
+            .collect(),
+    )
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -119,5 +165,78 @@ fn encode_batch_equals_encode() {
     assert_eq!(batch.len(), texts.len());
     for (t, ids) in refs.iter().zip(&batch) {
         assert_eq!(ids, &sp.encode(t, true));
+    }
+}
+
+/// A `tokenizer.ggml.model = llama` GGUF (written here from the Llama 2 `.model`, as llama.cpp's
+/// converter stores it: tokens, scores, token types, special ids) tokenizes like the `.model`.
+#[test]
+fn llama_gguf_vocabulary_tokenizes_like_the_sentencepiece_model() {
+    use lpipe::model::gguf::writer::GgufWriter;
+    use lpipe::model::gguf::{GgufArray, GgufValue};
+    use lpipe::tokenizer::sentencepiece::model_proto::PieceType;
+    let Some(shared) = lpipe::cache::shared_dir() else {
+        println!("skipped: ../shared/data not found");
+        return;
+    };
+    let sp =
+        SentencePiece::from_file(&shared.join("data/llama2_tokenizer/tokenizer.model")).unwrap();
+    let pieces = &sp.proto().pieces;
+    let types = pieces
+        .iter()
+        .map(|p| match p.kind {
+            PieceType::Normal => 1,
+            PieceType::Unknown => 2,
+            PieceType::Control => 3,
+            PieceType::UserDefined => 4,
+            PieceType::Unused => 5,
+            PieceType::Byte => 6,
+        })
+        .collect();
+    let bytes = GgufWriter::new()
+        .kv("general.architecture", GgufValue::Str("llama".into()))
+        .kv("tokenizer.ggml.model", GgufValue::Str("llama".into()))
+        .kv(
+            "tokenizer.ggml.tokens",
+            GgufValue::Array(GgufArray::Str(
+                pieces.iter().map(|p| p.piece.clone()).collect(),
+            )),
+        )
+        .kv(
+            "tokenizer.ggml.scores",
+            GgufValue::Array(GgufArray::F32(pieces.iter().map(|p| p.score).collect())),
+        )
+        .kv(
+            "tokenizer.ggml.token_type",
+            GgufValue::Array(GgufArray::I32(types)),
+        )
+        .kv("tokenizer.ggml.bos_token_id", GgufValue::U32(1))
+        .kv("tokenizer.ggml.eos_token_id", GgufValue::U32(2))
+        .kv("tokenizer.ggml.unknown_token_id", GgufValue::U32(0))
+        .to_bytes();
+    let dir = scratch("llama-gguf");
+    let path = dir.join("llama2-vocab.gguf");
+    std::fs::write(&path, bytes).unwrap();
+    let tok = tokenizer::load(&path).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        (tok.bos_id(), tok.eos_id(), tok.vocab_size()),
+        (Some(1), Some(2), 32000)
+    );
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("tokenizer_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let mut texts: Vec<String> = reference["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap().to_string())
+        .collect();
+    texts.extend(alpaca_texts(&reference).unwrap_or_default());
+    for t in &texts {
+        let want = sp.encode(t, true);
+        assert_eq!(tok.encode(t, true), want, "{t:?}");
+        assert_eq!(tok.decode(&want), sp.decode(&want));
     }
 }

@@ -139,25 +139,32 @@ TINY = {
                         remove_extra_whitespaces=True, byte_fallback=False),
     "sp_tiny_suffix": dict(vocab_size=700, treat_whitespace_as_suffix=True, byte_fallback=True,
                            remove_extra_whitespaces=False),
+    # Precompiled normalization rules (darts trie in `precompiled_charsmap`).
+    "sp_tiny_nfkc": dict(vocab_size=400, normalization_rule_name="nmt_nfkc_cf", byte_fallback=False),
+    # Unigram (Viterbi) with the default nmt_nfkc rules, user-defined symbols and byte fallback.
+    "sp_tiny_unigram": dict(model_type="unigram", vocab_size=800, normalization_rule_name="nmt_nfkc",
+                            user_defined_symbols=["<sep>"], byte_fallback=True),
 }
 
 
-def tiny_models(alpaca):
+def tiny_models(alpaca, texts):
     import io
     corpus = [r["output"] for r in alpaca[:3000] if r["output"]]
     out = {}
     for name, opts in TINY.items():
         buf = io.BytesIO()
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(corpus), model_writer=buf, model_type="bpe",
-            normalization_rule_name="identity", character_coverage=0.98, num_threads=1,
-            minloglevel=2, **opts)
+            sentence_iterator=iter(corpus), model_writer=buf, character_coverage=0.98,
+            num_threads=1, minloglevel=2,
+            **{"model_type": "bpe", "normalization_rule_name": "identity", **opts})
         path = os.path.join(os.path.dirname(OUT), name + ".model")
         with open(path, "wb") as f:
             f.write(buf.getvalue())
         sp = spm.SentencePieceProcessor(model_file=path)
-        texts = CASES + ["a <sep> b[MASK]c", "  x   y  ", "Zürich Ωmega 漢字"]
-        out[name] = [{"text": t, "ids": sp.encode(t), "decoded": sp.decode(sp.encode(t))} for t in texts]
+        cases = CASES + ["a <sep> b[MASK]c", "  x   y  ", "Zürich Ωmega 漢字",
+                         "Ｆｕｌｌ　ｗｉｄｔｈ ＡＢＣ", "Straße ǅ ℌ ㍿ ① ⁵", "e\u0301 vs é, ﬀ ﬃ", "tab\t\tnew\n\nline"]
+        out[name] = [{"text": t, "ids": sp.encode(t), "decoded": sp.decode(sp.encode(t))} for t in cases]
+        out[name + "_alpaca_sha256"] = [ids_digest(sp.encode(t)) for t in texts]
     return out
 
 
@@ -210,7 +217,7 @@ def main():
             "llama2_legacy": enc(legacy, t),
             "sentencepiece_decoded": sp.decode(sp.encode(t)),
         } for t in CASES],
-        "tiny_models": tiny_models(alpaca),
+        "tiny_models": tiny_models(alpaca, texts),
     }
     tmp = OUT + ".tmp"
     with open(tmp, "w") as f:

@@ -13,6 +13,8 @@ pub struct Args {
 /// The benchmarks.
 #[derive(clap::Subcommand, Debug)]
 pub enum Which {
+    /// Forward-pass tokens/s of lpipe and transformers on the same model.
+    Forward(crate::bench::forward::Options),
     /// Alpaca tokenization throughput of lpipe, sentencepiece and HF tokenizers.
     Tokenize(crate::bench::tokenize::Options),
 }
@@ -20,10 +22,14 @@ pub enum Which {
 /// Runs `lpipe bench`.
 pub fn run(args: Args) -> miette::Result<ExitCode> {
     match args.which {
+        Which::Forward(opts) => {
+            let rows = crate::bench::forward::run(&opts)?;
+            print!("{}", crate::bench::forward::table(&rows, &opts));
+        }
         Which::Tokenize(opts) => {
             let rows = crate::bench::tokenize::run(&opts)?;
             print!("{}", crate::bench::tokenize::table(&rows, opts.records));
-            Ok(ExitCode::SUCCESS)
         }
     }
+    Ok(ExitCode::SUCCESS)
 }

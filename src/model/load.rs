@@ -101,3 +101,9 @@ pub fn load(path: &Path, device: &Device) -> Result<LoadedModel, ModelError> {
         }
     }
 }
+
+/// Resolves a model reference (path, `hf:org/name`, `wheel(...)`) and loads it onto `device`.
+pub fn load_source(reference: &str, device: &Device) -> Result<LoadedModel, ModelError> {
+    let path = super::source::ModelSource::parse(reference).resolve()?;
+    load(&path, device)
+}

@@ -1,5 +1,6 @@
 //! Checkpoint formats and loading: GGUF, HF safetensors directories, model configs.
 
+pub mod adapter;
 pub mod config;
 pub mod dequant;
 pub mod device;
@@ -11,7 +12,8 @@ pub mod hf;
 pub mod load;
 pub mod safetensors;
 pub mod score;
+pub mod source;
 
 pub use config::ModelConfig;
 pub use error::ModelError;
-pub use load::{LoadedModel, load};
+pub use load::{LoadedModel, load, load_source};

@@ -131,3 +131,15 @@ impl SafetensorsFile {
         Some((info.dtype, self.map.get(base + start..base + end)?))
     }
 }
+
+impl crate::nn::init::WeightSource for SafetensorsFile {
+    type Error = ModelError;
+
+    fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+        self.to_f32(name, Some(shape))
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        SafetensorsFile::contains(self, name)
+    }
+}

@@ -16,7 +16,7 @@ impl LinearWeight {
     /// `x · W` for the stored weight.
     pub fn matmul<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
-            Self::Dense(w) => burn::tensor::module::linear(x, w.clone(), None),
+            Self::Dense(w) => super::parallel::linear(x, w),
         }
     }
 

@@ -229,3 +229,74 @@ impl Llama {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::init::InitOptions;
+    use crate::nn::lora::LoraConfig;
+
+    fn tiny() -> Llama {
+        let config = LlamaConfig::new(50, 32, 48, 2, 4, 2, 8).with_max_seq_len(16);
+        config.init_random(InitOptions { native_gqa: true }, &Device::flex())
+    }
+
+    fn ids() -> Tensor<2, Int> {
+        Tensor::from_data(
+            burn::tensor::TensorData::new(vec![1i64, 5, 9, 3], [1, 4]),
+            &Device::flex(),
+        )
+    }
+
+    #[test]
+    fn fresh_adapters_leave_outputs_unchanged_and_are_named_like_peft() {
+        let model = tiny();
+        let before: Vec<f32> = model.forward(ids()).into_data().try_to_vec().unwrap();
+        let cfg = LoraConfig::new(4);
+        let model = model
+            .with_lora(&["q_proj", "v_proj", "lm_head"], &cfg, &Device::flex())
+            .unwrap();
+        let after: Vec<f32> = model.forward(ids()).into_data().try_to_vec().unwrap();
+        assert_eq!(before, after);
+        let names: Vec<String> = model.lora_tensors().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names.len(), 2 * (2 * 2 + 1));
+        assert_eq!(
+            names[0],
+            "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"
+        );
+        assert_eq!(
+            names.last().unwrap(),
+            "base_model.model.lm_head.lora_B.weight"
+        );
+    }
+
+    #[test]
+    fn unknown_targets_are_reported() {
+        let err = tiny()
+            .with_lora(
+                &["q_proj", "query", "mlp"],
+                &LoraConfig::new(2),
+                &Device::flex(),
+            )
+            .unwrap_err();
+        assert_eq!(err, ["query", "mlp"]);
+    }
+
+    #[test]
+    fn native_and_repeated_gqa_agree() {
+        let config = LlamaConfig::new(50, 32, 48, 2, 4, 2, 8).with_max_seq_len(16);
+        let a = config.init_random(InitOptions { native_gqa: true }, &Device::flex());
+        let mut b = a.clone();
+        for l in &mut b.layers {
+            l.self_attn.native_gqa = false;
+        }
+        let x: Vec<f32> = a.forward(ids()).into_data().try_to_vec().unwrap();
+        let y: Vec<f32> = b.forward(ids()).into_data().try_to_vec().unwrap();
+        let diff = x
+            .iter()
+            .zip(&y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f32::max);
+        assert!(diff < 1e-5, "{diff}");
+    }
+}

@@ -93,3 +93,50 @@ impl Lora {
         self.b.val().matmul(self.a.val()).mul_scalar(self.scaling)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(t: Tensor<2>) -> Vec<f32> {
+        t.into_data().try_to_vec().unwrap()
+    }
+
+    #[test]
+    fn peft_init_and_scaling() {
+        let d = Device::flex();
+        let cfg = LoraConfig::new(8).with_alpha(16.0);
+        assert_eq!(cfg.scaling(), 2.0);
+        assert_eq!(
+            cfg.clone().with_use_rslora(true).scaling(),
+            16.0 / 8f64.sqrt()
+        );
+        let lora = cfg.init(400, 30, &d);
+        assert_eq!(lora.rank(), 8);
+        assert!(values(lora.b.val()).iter().all(|&v| v == 0.0));
+        let a = values(lora.a.val());
+        let bound = 1.0 / 20.0; // 1/√400
+        assert!(a.iter().all(|v| v.abs() <= bound));
+        // Uniform(-b, b) has variance b²/3; 3200 draws pin it within a few percent.
+        let var = a.iter().map(|v| (v * v) as f64).sum::<f64>() / a.len() as f64;
+        let want = (bound * bound / 3.0) as f64;
+        assert!((var / want - 1.0).abs() < 0.1, "{var} vs {want}");
+    }
+
+    #[test]
+    fn dropout_applies_only_when_training_on_autodiff() {
+        let cfg = LoraConfig::new(2).with_dropout(0.5);
+        let x = Tensor::<2>::ones([64, 16], &Device::flex());
+        let ones = |d: &Device| {
+            let a = Tensor::<2>::ones([2, 16], d);
+            let b = Tensor::<2>::ones([16, 2], d);
+            cfg.with_weights(a, b)
+        };
+        // Plain device: deterministic, 2 (rank) · 16 (inputs) · scaling 8 = 256 everywhere.
+        let y = values(ones(&Device::flex()).forward(x.clone()));
+        assert!(y.iter().all(|&v| v == 256.0));
+        // Autodiff device: inputs are dropped (and rescaled), so outputs vary.
+        let y = values(ones(&Device::flex().autodiff()).forward(x));
+        assert!(y.iter().any(|&v| v != 256.0));
+    }
+}

@@ -9,6 +9,7 @@ pub mod linear;
 pub mod llama;
 pub mod lora;
 pub mod mlp;
+pub mod parallel;
 pub mod rms_norm;
 pub mod rope;
 

@@ -1,5 +1,8 @@
 //! Planning: stage graph, execution order, parameter counts and memory estimates.
 
 pub mod arch;
+pub mod graph;
 pub mod memory;
 pub mod params;
+pub mod render;
+pub mod schedule;

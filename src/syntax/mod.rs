@@ -1,1 +1,6 @@
-//! Source text → typed AST with spans (pest grammar in `grammar/lpipe.pest`).
+//! Source text → typed AST with spans (pest grammar in `grammar/lpipe.pest`), and back (`format`).
+
+pub mod ast;
+pub mod error;
+pub mod format;
+pub mod parser;

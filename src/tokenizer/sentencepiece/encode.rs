@@ -1,7 +1,8 @@
 //! SentencePiece encoding: normalization, BPE by piece score, unused-piece resegmentation and
 //! byte fallback (sentencepiece 0.2 `normalizer.cc`, `bpe_model.cc`, `sentencepiece_processor.cc`).
 
-use super::model_proto::PieceType;
+use super::charsmap::{CharsMap, char_len};
+use super::model_proto::{ModelType, PieceType};
 use super::{SPACE, SentencePiece};
 use crate::tokenizer::fx::FxHashMap;
 use crate::tokenizer::merge::{Word, score_priority};
@@ -11,6 +12,11 @@ impl SentencePiece {
     pub(crate) fn encode_into(&self, text: &str, out: &mut Vec<u32>) {
         let normalized = self.normalize(text);
         if normalized.is_empty() {
+            return;
+        }
+        if self.proto.model_type == ModelType::Unigram {
+            // Viterbi sums scores over the whole text; splitting would change float rounding.
+            self.encode_unigram(&normalized, out);
             return;
         }
         let mut word = Word::default();
@@ -36,8 +42,12 @@ impl SentencePiece {
             .encode_into(span, out, |w, o| self.encode_word(w, &mut word, o));
     }
 
-    /// The identity normalizer: whitespace handling and `▁` escaping.
+    /// Normalization: the precompiled rules when the model has them, else the identity rules
+    /// (whitespace handling and `▁` escaping only).
     pub(crate) fn normalize(&self, text: &str) -> String {
+        if let Some(map) = &self.charsmap {
+            return self.normalize_with_rules(map, text);
+        }
         let spec = &self.proto.normalizer;
         let mut body = text;
         if spec.remove_extra_whitespaces {
@@ -74,6 +84,87 @@ impl SentencePiece {
             out.push(space);
         }
         out
+    }
+
+    /// One normalization step at the start of `input`: a user-defined symbol verbatim, the
+    /// longest rule, one character, or U+FFFD for one malformed byte (`NormalizePrefix`).
+    fn normalize_prefix<'a>(&self, map: &'a CharsMap, input: &'a [u8]) -> (&'a [u8], usize) {
+        if let Some(user) = self
+            .user_defined
+            .iter()
+            .find(|p| input.starts_with(p.as_bytes()))
+        {
+            return (&input[..user.len()], user.len());
+        }
+        if let Some((replacement, len)) = map.longest(input).filter(|m| m.1 > 0) {
+            return (replacement, len);
+        }
+        match char_len(input) {
+            Some(len) => (&input[..len], len),
+            None => ("\u{FFFD}".as_bytes(), 1),
+        }
+    }
+
+    /// sentencepiece 0.2 `Normalizer::Normalize` with precompiled rules.
+    fn normalize_with_rules(&self, map: &CharsMap, text: &str) -> String {
+        let spec = &self.proto.normalizer;
+        let mut input = text.as_bytes();
+        if spec.remove_extra_whitespaces {
+            while !input.is_empty() {
+                let (piece, len) = self.normalize_prefix(map, input);
+                if piece != b" " {
+                    break;
+                }
+                input = &input[len..];
+            }
+        }
+        if input.is_empty() {
+            return String::new();
+        }
+        let mut buf = [0u8; 4];
+        let space: &[u8] = if spec.escape_whitespaces {
+            SPACE.encode_utf8(&mut buf).as_bytes()
+        } else {
+            b" "
+        };
+        let suffix = self.proto.treat_whitespace_as_suffix;
+        let mut out: Vec<u8> = Vec::with_capacity(input.len() + input.len() / 4 + 3);
+        if spec.add_dummy_prefix && !suffix {
+            out.extend_from_slice(space);
+        }
+        let mut prev_space = spec.remove_extra_whitespaces;
+        while !input.is_empty() {
+            let (mut piece, len) = self.normalize_prefix(map, input);
+            if prev_space {
+                while let Some(rest) = piece.strip_prefix(b" ") {
+                    piece = rest;
+                }
+            }
+            if !piece.is_empty() {
+                for &b in piece {
+                    if b == b' ' {
+                        out.extend_from_slice(space);
+                    } else {
+                        out.push(b);
+                    }
+                }
+                prev_space = piece.ends_with(b" ");
+            }
+            input = &input[len..];
+            if !spec.remove_extra_whitespaces {
+                prev_space = false;
+            }
+        }
+        if spec.remove_extra_whitespaces {
+            while out.ends_with(space) {
+                out.truncate(out.len() - space.len());
+            }
+        }
+        if spec.add_dummy_prefix && suffix {
+            out.extend_from_slice(space);
+        }
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// BPE over one span of normalized text.
@@ -126,7 +217,12 @@ impl SentencePiece {
             self.resegment(right, rev_merge, first, out);
             return;
         }
-        let id = self.piece_to_id(piece);
+        self.emit(piece, self.piece_to_id(piece), first, out);
+    }
+
+    /// Appends piece `id` (text `piece`): unknown pieces become bytes under byte fallback, and a
+    /// run of unknown pieces inside this span is reported once.
+    pub(crate) fn emit(&self, piece: &str, id: u32, first: usize, out: &mut Vec<u32>) {
         if id == self.unk_id && self.proto.byte_fallback {
             out.extend(piece.bytes().filter_map(|b| self.byte_ids[usize::from(b)]));
         } else if id == self.unk_id && out.len() > first && out.last() == Some(&self.unk_id) {

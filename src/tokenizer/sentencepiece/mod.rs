@@ -1,10 +1,12 @@
 //! SentencePiece `.model` tokenizers (Llama 2, TinyLlama, Mistral): BPE with `▁` whitespace and
 //! `<0xNN>` byte fallback, reproducing sentencepiece 0.2 token for token.
 
+mod charsmap;
 mod decode;
 mod encode;
 pub mod model_proto;
 mod protobuf;
+mod unigram;
 
 use std::path::Path;
 
@@ -33,7 +35,14 @@ pub struct SentencePiece {
     has_unused: bool,
     /// No piece holds `▁` after another character, so words can be encoded one at a time.
     split_at_spaces: bool,
+    /// Precompiled normalization rules (`None`: identity).
+    charsmap: Option<charsmap::CharsMap>,
     unk_id: u32,
+    /// Unigram: lowest and highest normal-piece scores (the highest starts at `f32::MIN_POSITIVE`,
+    /// as sentencepiece's `FLT_MIN`), and the longest piece in characters.
+    min_score: f32,
+    max_score: f32,
+    max_piece_chars: usize,
     cache: WordCache,
 }
 
@@ -55,24 +64,28 @@ impl SentencePiece {
 
     /// Builds the tokenizer from a decoded (or hand-made) model.
     pub fn new(proto: ModelProto) -> Result<Self, TokenizerError> {
-        if proto.model_type != ModelType::Bpe {
+        if !matches!(proto.model_type, ModelType::Bpe | ModelType::Unigram) {
             return Err(TokenizerError::Unsupported {
                 path: "<memory>".into(),
                 feature: format!("the SentencePiece {:?} model", proto.model_type),
             });
         }
-        if !proto.normalizer.precompiled_charsmap.is_empty() {
-            return Err(TokenizerError::Unsupported {
-                path: "<memory>".into(),
-                feature: format!("the `{}` normalization rules", proto.normalizer.name),
-            });
-        }
+        let charsmap = match proto.normalizer.precompiled_charsmap.as_slice() {
+            [] => None,
+            blob => Some(charsmap::CharsMap::parse(blob).ok_or_else(|| {
+                TokenizerError::vocab(format!(
+                    "the precompiled `{}` normalization rules are malformed",
+                    proto.normalizer.name
+                ))
+            })?),
+        };
         let mut pieces = FxHashMap::default();
         let mut reserved = FxHashMap::default();
         let mut byte_ids = vec![None; 256];
         let mut user_defined: Vec<Box<str>> = Vec::new();
         let mut has_unused = false;
         let mut split_at_spaces = true;
+        let (mut min_score, mut max_score, mut max_piece_chars) = (f32::MAX, f32::MIN_POSITIVE, 0);
         for (id, p) in proto.pieces.iter().enumerate() {
             let id =
                 u32::try_from(id).map_err(|_| TokenizerError::vocab("more than 2^32 pieces"))?;
@@ -101,7 +114,12 @@ impl SentencePiece {
                 }
                 _ => {}
             }
+            if p.kind == PieceType::Normal {
+                min_score = min_score.min(p.score);
+                max_score = max_score.max(p.score);
+            }
             if normal {
+                max_piece_chars = max_piece_chars.max(p.piece.chars().count());
                 let mut prev = SPACE;
                 for c in p.piece.chars() {
                     if c == SPACE && prev != SPACE {
@@ -125,6 +143,7 @@ impl SentencePiece {
         }
         Ok(SentencePiece {
             split_at_spaces: split_at_spaces && !proto.treat_whitespace_as_suffix,
+            charsmap,
             proto,
             pieces,
             reserved,
@@ -132,6 +151,9 @@ impl SentencePiece {
             user_defined,
             has_unused,
             unk_id,
+            min_score,
+            max_score,
+            max_piece_chars,
             cache: WordCache::default(),
         })
     }

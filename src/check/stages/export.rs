@@ -1,0 +1,50 @@
+//! `export { … }` and `report { … }` → [`ir::Export`], [`ir::Report`].
+
+use crate::check::cx::Cx;
+use crate::check::fields::{Fields, Invalid, as_choice};
+use crate::check::value::Value;
+use crate::ir::{Export, Report, ReportFormat};
+
+/// Converts the export stage.
+pub fn export(cx: &mut Cx, f: &mut Fields) -> Option<Export> {
+    let path = f.path(cx, "path", None);
+    let merge = f.bool(cx, "merge", false);
+    Some(Export {
+        path: path?,
+        merge: merge?,
+    })
+}
+
+/// Converts the report stage.
+pub fn report(cx: &mut Cx, f: &mut Fields) -> Option<Report> {
+    let formats = match f.value("formats") {
+        Ok(None) => Some(vec![ReportFormat::Table]),
+        Ok(Some(v)) => {
+            let items = match &v.kind {
+                Value::List(items) => items.clone(),
+                _ => vec![v.clone()],
+            };
+            let formats: Vec<Option<ReportFormat>> = items
+                .iter()
+                .map(|item| {
+                    Some(
+                        match as_choice(cx, item, "report format", &["table", "markdown", "csv"])?
+                            .as_str()
+                        {
+                            "table" => ReportFormat::Table,
+                            "markdown" => ReportFormat::Markdown,
+                            _ => ReportFormat::Csv,
+                        },
+                    )
+                })
+                .collect();
+            formats.into_iter().collect()
+        }
+        Err(Invalid) => None,
+    };
+    let plot = f.bool(cx, "plot", false);
+    Some(Report {
+        formats: formats?,
+        plot: plot?,
+    })
+}

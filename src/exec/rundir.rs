@@ -1,0 +1,124 @@
+//! A run's directory: `runs/<pipeline>/<run>/` with the resolved IR, metrics, checkpoints,
+//! the final adapter, evaluation results and a summary.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Paths of one run's outputs.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// The run directory `<runs_root>/<pipeline>/<run>`, created if missing.
+    pub fn create(runs_root: &Path, pipeline: &str, run: &str) -> io::Result<RunDir> {
+        let root = runs_root.join(sanitize(pipeline)).join(sanitize(run));
+        fs::create_dir_all(&root)?;
+        Ok(RunDir { root })
+    }
+
+    /// Opens an existing run directory.
+    pub fn open(root: impl Into<PathBuf>) -> RunDir {
+        RunDir { root: root.into() }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The resolved pipeline in RON.
+    pub fn ir(&self) -> PathBuf {
+        self.root.join("pipeline.ron")
+    }
+
+    /// One JSON object per line: training and validation metrics.
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
+    }
+
+    /// Periodic training checkpoints.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+
+    /// The final adapter in PEFT's format.
+    pub fn adapter(&self) -> PathBuf {
+        self.root.join("adapter")
+    }
+
+    /// Evaluation results of a named eval stage (`eval.json` for the default one).
+    pub fn eval(&self, stage: &str) -> PathBuf {
+        self.root.join(format!("{}.json", sanitize(stage)))
+    }
+
+    /// Every scored evaluation item, as lm-evaluation-harness' `--log_samples`.
+    pub fn samples(&self, stage: &str) -> PathBuf {
+        self.root.join(format!("{}.samples.jsonl", sanitize(stage)))
+    }
+
+    /// The run's summary: swept values, parameters, memory, wall time, losses, metrics.
+    pub fn summary(&self) -> PathBuf {
+        self.root.join("summary.json")
+    }
+
+    /// Appends one JSON line to `metrics.jsonl` (a partial last line from a crash is tolerated by readers).
+    pub fn append_metric(&self, value: &serde_json::Value) -> io::Result<()> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.metrics())?;
+        let mut line = serde_json::to_string(value).map_err(io::Error::other)?;
+        line.push('\n');
+        file.write_all(line.as_bytes())
+    }
+
+    /// Whether this run finished (its summary exists).
+    pub fn is_finished(&self) -> bool {
+        self.summary().is_file()
+    }
+}
+
+/// Keeps names usable as single path components.
+fn sanitize(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match cleaned.trim_matches('.') {
+        "" => "_".to_string(),
+        s => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_escape_the_runs_root() {
+        assert_eq!(sanitize("../../etc"), "_.._etc");
+        assert_eq!(sanitize("r16-a32"), "r16-a32");
+        assert_eq!(sanitize(""), "_");
+    }
+
+    #[test]
+    fn metrics_append_one_line_each() {
+        let tmp = std::env::temp_dir().join(format!("lpipe-rundir-{}", std::process::id()));
+        let run = RunDir::create(&tmp, "quick start", "r8").unwrap();
+        run.append_metric(&serde_json::json!({"step": 1})).unwrap();
+        run.append_metric(&serde_json::json!({"step": 2})).unwrap();
+        let text = fs::read_to_string(run.metrics()).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(run.root().ends_with("quick_start/r8"));
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+}

@@ -1,0 +1,129 @@
+//! The binary's exit codes: 0 ok, 1 diagnostics with errors, 2 usage.
+
+use std::process::Command;
+
+fn lpipe(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lpipe"))
+        .args(args)
+        .output()
+        .expect("lpipe runs")
+}
+
+#[test]
+fn check_exits_0_on_valid_files_even_with_warnings() {
+    let out = lpipe(&[
+        "check",
+        "pipelines/lora-defaults.lpipe",
+        "tests/diagnostics/E150.lpipe",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("lpipe::E150"), "{stderr}");
+}
+
+#[test]
+fn every_shipped_pipeline_checks_with_exit_0() {
+    let mut files: Vec<String> = std::fs::read_dir("pipelines")
+        .expect("pipelines/")
+        .filter_map(|e| e.ok().map(|e| e.path().display().to_string()))
+        .filter(|p| p.ends_with(".lpipe"))
+        .collect();
+    files.sort();
+    let mut args = vec!["check"];
+    args.extend(files.iter().map(String::as_str));
+    let out = lpipe(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn check_exits_1_on_errors() {
+    let out = lpipe(&["check", "tests/diagnostics/E107.lpipe"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lpipe::E107"));
+    let out = lpipe(&["check", "tests/diagnostics/does-not-exist.lpipe"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lpipe::E100"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(lpipe(&["check"]).status.code(), Some(2));
+    assert_eq!(
+        lpipe(&["plan", "pipelines/quickstart.lpipe", "--format", "yaml"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(lpipe(&["fmt", "--nope", "x.lpipe"]).status.code(), Some(2));
+}
+
+#[test]
+fn set_changes_the_checked_value() {
+    let out = lpipe(&[
+        "check",
+        "pipelines/lora-defaults.lpipe",
+        "--set",
+        "lora.r=0",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = lpipe(&[
+        "check",
+        "pipelines/lora-defaults.lpipe",
+        "--set",
+        "lora.r = 16",
+        "--set",
+        "lora.alpha=32",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn fmt_check_reports_unformatted_files() {
+    let dir = std::env::temp_dir().join(format!("lpipe-fmt-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("messy.lpipe");
+    std::fs::write(&file, "lora{r=8 # rank\nalpha=2*r}\n").expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    assert_eq!(lpipe(&["fmt", "--check", path]).status.code(), Some(1));
+    assert_eq!(lpipe(&["fmt", path]).status.code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        "lora {\n  r = 8  # rank\n  alpha = 2 * r\n}\n"
+    );
+    assert_eq!(lpipe(&["fmt", "--check", path]).status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plan_prints_every_format() {
+    for format in ["text", "ron", "json", "dot"] {
+        let out = lpipe(&["plan", "pipelines/quickstart.lpipe", "--format", format]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stdout.is_empty());
+    }
+    let dot = String::from_utf8_lossy(
+        &lpipe(&["plan", "pipelines/quickstart.lpipe", "--format", "dot"]).stdout,
+    )
+    .into_owned();
+    assert!(dot.starts_with("digraph") && dot.contains("->"), "{dot}");
+}

@@ -1,0 +1,116 @@
+//! Every diagnostic code has a case in tests/diagnostics/<code>.lpipe whose rendered output
+//! (unicode, no colour, 80 columns) is snapshotted; the case must produce that code.
+
+use std::path::{Path, PathBuf};
+
+use lpipe::check::check_file;
+use lpipe::diag::render;
+
+/// Every code the language reports.
+const CODES: [&str; 29] = [
+    "E001", "E002", "E003", "E004", "E100", "E101", "E102", "E103", "E104", "E105", "E106", "E107",
+    "E108", "E109", "E110", "E111", "E112", "E113", "E114", "E115", "E116", "E117", "E118", "E119",
+    "E120", "E150", "E151", "E152", "E153",
+];
+
+fn case_dir() -> PathBuf {
+    PathBuf::from("tests/diagnostics")
+}
+
+/// Checks a case and renders every diagnostic, separated by blank lines.
+fn rendered(path: &Path) -> (Vec<String>, String) {
+    let checked = check_file(path, &[]);
+    let codes = checked.diagnostics.iter().map(|d| d.code_str()).collect();
+    let text = checked
+        .diagnostics
+        .iter()
+        .map(|d| render(d, 80))
+        .collect::<Vec<_>>()
+        .join("\n");
+    (codes, text)
+}
+
+#[test]
+fn every_code_has_a_case_that_produces_it() {
+    for code in CODES {
+        let case = case_dir().join(format!("{code}.lpipe"));
+        assert!(case.is_file(), "missing case file {}", case.display());
+        // E100 is about a file that cannot be read, so its case names a missing sibling.
+        let path = if code == "E100" {
+            case_dir().join("E100-missing.lpipe")
+        } else {
+            case
+        };
+        let (codes, text) = rendered(&path);
+        let expected = format!("lpipe::{code}");
+        assert!(codes.contains(&expected), "{code}: got {codes:?}\n{text}");
+        insta::assert_snapshot!(code, text);
+    }
+}
+
+#[test]
+fn warnings_alone_leave_the_pipeline_valid() {
+    for code in ["E150", "E151", "E152", "E153"] {
+        let checked = check_file(&case_dir().join(format!("{code}.lpipe")), &[]);
+        assert!(!checked.has_errors(), "{code} should only warn");
+        assert!(checked.pipeline.is_some());
+    }
+}
+
+#[test]
+fn five_mistakes_give_five_diagnostics_in_one_run() {
+    let (codes, text) = rendered(&case_dir().join("five-mistakes.lpipe"));
+    assert_eq!(codes.len(), 5, "{text}");
+    let mut distinct = codes.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        5,
+        "five different codes expected: {codes:?}"
+    );
+    insta::assert_snapshot!("five-mistakes", text);
+}
+
+#[test]
+fn errors_in_an_extended_file_point_into_that_file() {
+    let checked = check_file(&case_dir().join("extend/child.lpipe"), &[]);
+    let text = checked
+        .diagnostics
+        .iter()
+        .map(|d| render(d, 80))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(checked.diagnostics.len(), 1, "{text}");
+    assert!(
+        text.contains("tests/diagnostics/extend/base.lpipe"),
+        "{text}"
+    );
+    assert!(text.contains("dropout = 1.5"), "{text}");
+    insta::assert_snapshot!("extend-child", text);
+}
+
+#[test]
+fn set_overrides_are_checked_and_point_at_the_argument() {
+    let checked = check_file(&case_dir().join("E150.lpipe"), &["lora.r=0".to_string()]);
+    let text = checked
+        .diagnostics
+        .iter()
+        .map(|d| render(d, 80))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(checked.has_errors());
+    assert!(text.contains("--set"), "{text}");
+    insta::assert_snapshot!("set-override", text);
+}
+
+#[test]
+fn docs_list_every_code() {
+    let docs = std::fs::read_to_string("docs/diagnostics.md").expect("docs/diagnostics.md");
+    for code in CODES {
+        assert!(
+            docs.contains(&format!("## {code}\n")),
+            "docs/diagnostics.md lacks {code}"
+        );
+    }
+}
