@@ -186,6 +186,8 @@ fn runs_tasks_and_groups_and_writes_results() {
         table.contains("mmlu (group)") && table.contains("arithmetic_2ds"),
         "{table}"
     );
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&run);
 }
 
 #[test]
@@ -254,6 +256,9 @@ fn report_puts_runs_side_by_side() {
         "eval.json, samples.jsonl, summary.json and no temporary file"
     );
     assert!(sweep.join("r8").join(EVAL_JSON).is_file());
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&sweep);
+    let _ = std::fs::remove_dir_all(&empty);
 }
 
 #[test]
@@ -319,6 +324,7 @@ fn data_problems_name_the_file_and_line() {
     )
     .unwrap_err();
     assert!(matches!(err, EvalError::InvalidOption { .. }), "{err}");
+    let _ = std::fs::remove_dir_all(&data);
 }
 
 /// A scorer error reaches the user with the model's own diagnostic attached.
@@ -346,4 +352,5 @@ fn scorer_failures_keep_the_model_diagnostic() {
         .map(|d| d.code().map(|c| c.to_string()).unwrap_or_default())
         .collect();
     assert_eq!(related, ["lpipe::E399"]);
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -22,6 +22,23 @@ use crate::eval::scorer::Scorer;
 use crate::eval::table::Table;
 use crate::tokenizer::Tokenizer;
 
+/// Command-line options of `lpipe bench score`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Options {
+    /// Model to score with (defaults to the cached SmolLM2-135M-Instruct GGUF).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Task data directory (defaults to ../shared/data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Threads for the transformers reference (PyTorch `set_num_threads`).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Device for lpipe.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
 /// What to measure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {

@@ -17,6 +17,8 @@ pub enum Which {
     Forward(crate::bench::forward::Options),
     /// Alpaca tokenization throughput of lpipe, sentencepiece and HF tokenizers.
     Tokenize(crate::bench::tokenize::Options),
+    /// Log-likelihood scoring throughput on real task requests, lpipe against transformers.
+    Score(crate::bench::score::Options),
 }
 
 /// Runs `lpipe bench`.
@@ -30,6 +32,51 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             let rows = crate::bench::tokenize::run(&opts)?;
             print!("{}", crate::bench::tokenize::table(&rows, opts.records));
         }
+        Which::Score(opts) => score(&opts)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `lpipe bench score`: loads the model and its tokenizer, then compares with transformers.
+fn score(opts: &crate::bench::score::Options) -> miette::Result<()> {
+    use crate::bench::score::{Config, run};
+    use crate::eval::table::Format;
+    let path = match &opts.model {
+        Some(p) => p.clone(),
+        None => crate::cache::smollm2_gguf().ok_or_else(|| {
+            crate::model::error::ModelError::SourceNotFound {
+                spec: "SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+                searched: vec![crate::cache::cache_dir().join("models")],
+            }
+        })?,
+    };
+    let data = match &opts.data {
+        Some(d) => d.clone(),
+        None => crate::cache::shared_dir()
+            .map(|s| s.join("data"))
+            .ok_or_else(|| {
+                miette::miette!(
+                    code = "lpipe::E600",
+                    help = "pass --data <dir> laid out like ../shared/data",
+                    "task data not found at ../shared/data"
+                )
+            })?,
+    };
+    let spec: crate::model::device::DeviceSpec = opts.device.parse()?;
+    let device = spec.device()?;
+    let loaded = crate::model::load(&path, &device)?;
+    let tokenizer = crate::tokenizer::load(&path)?;
+    let mut cfg = Config::new(data, &path);
+    cfg.threads = opts.threads;
+    if let Ok(file) = crate::model::gguf::GgufFile::open(&path) {
+        cfg.prefix_token = crate::eval::gguf_prefix_token(&file);
+    }
+    let mut scorer = crate::exec::scorer::ModelScorer::new(&loaded.model);
+    let outcome = run(&mut scorer, &*tokenizer, &cfg)?;
+    print!("{}", outcome.table().render(Format::Table));
+    println!(
+        "max |ll(lpipe) - ll(transformers)| = {:.2e}; greedy flags differ on {} of {} requests; reference ran {} forward passes",
+        outcome.max_abs_diff, outcome.greedy_mismatches, outcome.requests, outcome.reference_passes
+    );
+    Ok(())
 }
