@@ -1,3 +1,4 @@
 //! Benchmarks behind `lpipe bench`: each prints a table with a reference measured in the same run.
 
 pub mod forward;
+pub mod train;
