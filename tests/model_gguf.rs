@@ -112,3 +112,29 @@ fn truncated_real_file_names_file_and_tensor() {
         }
     }
 }
+
+#[test]
+fn config_from_metadata_matches_transformers() {
+    let Some(path) = lpipe::cache::smollm2_gguf() else {
+        eprintln!("skipped: model not cached");
+        return;
+    };
+    // forward.json model_config: transformers' LlamaConfig built from the same file.
+    let c = lpipe::model::read_config(&path).unwrap();
+    assert_eq!(
+        (
+            c.vocab_size,
+            c.hidden_size,
+            c.intermediate_size,
+            c.num_layers
+        ),
+        (49152, 576, 1536, 30)
+    );
+    assert_eq!((c.num_heads, c.num_kv_heads, c.head_dim), (9, 3, 64));
+    assert_eq!(c.rope_theta, 100000.0);
+    assert_eq!(c.rms_norm_eps as f32, 1e-5);
+    assert!(c.tie_word_embeddings);
+    assert_eq!(c.max_seq_len, 8192);
+    // ../shared/golden/param_counts/param_counts.json: smollm2_135m total_params.
+    assert_eq!(c.num_params(), 134_515_008);
+}

@@ -143,3 +143,47 @@ fn lora_gradients_match_peft_and_base_stays_frozen() {
         }
     }
 }
+
+#[test]
+fn saved_adapters_reload_identically_and_bad_configs_are_diagnosed() {
+    use lpipe::model::adapter::{AdapterConfig, save_adapter};
+    use miette::Diagnostic;
+
+    let Some(dir) = golden_dir() else { return };
+    let device = Device::flex();
+    let model = load(&dir, &device);
+    let text = std::fs::read_to_string(dir.join("peft_adapter_init/adapter_config.json")).unwrap();
+    let config: AdapterConfig = serde_json::from_str(&text).unwrap();
+    let out = std::env::temp_dir().join(format!("lpipe-adapter-{}", std::process::id()));
+    save_adapter(&model, &config, &out).unwrap();
+    let base = SafetensorsFile::open(&dir.join("base_model.safetensors")).unwrap();
+    let fresh = tiny_config()
+        .init_from(&base, InitOptions { native_gqa: false }, &device)
+        .unwrap();
+    let reloaded = load_adapter(fresh, &out, &device).unwrap();
+    for ((n1, t1), (n2, t2)) in model
+        .lora_tensors()
+        .into_iter()
+        .zip(reloaded.lora_tensors())
+    {
+        assert_eq!(n1, n2);
+        assert_eq!(to_vec(t1), to_vec(t2), "{n1}");
+    }
+    // PEFT's own file and ours hold the same tensors under the same names.
+    let peft =
+        SafetensorsFile::open(&dir.join("peft_adapter_init/adapter_model.safetensors")).unwrap();
+    let ours = SafetensorsFile::open(&out.join("adapter_model.safetensors")).unwrap();
+    let (mut a, mut b) = (peft.names(), ours.names());
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+
+    let bad = text.replace("\"lora_dropout\": 0.0", "\"lora_dropout\": 1.5");
+    std::fs::write(out.join("adapter_config.json"), bad).unwrap();
+    let fresh = tiny_config()
+        .init_from(&base, InitOptions { native_gqa: false }, &device)
+        .unwrap();
+    let e = load_adapter(fresh, &out, &device).unwrap_err();
+    assert_eq!(e.code().unwrap().to_string(), "lpipe::E318");
+    assert!(e.to_string().contains("lora_dropout"), "{e}");
+}

@@ -87,6 +87,15 @@ pub fn load_adapter(model: Llama, dir: &Path, device: &Device) -> Result<Llama, 
     if config.r == 0 {
         problems.push("rank r is 0".into());
     }
+    if !(0.0..1.0).contains(&config.lora_dropout) {
+        problems.push(format!(
+            "lora_dropout {} is outside [0, 1)",
+            config.lora_dropout
+        ));
+    }
+    if !config.lora_alpha.is_finite() {
+        problems.push(format!("lora_alpha {} is not finite", config.lora_alpha));
+    }
     if !problems.is_empty() {
         return Err(bad(problems.join("; ")));
     }

@@ -107,3 +107,15 @@ pub fn load_source(reference: &str, device: &Device) -> Result<LoadedModel, Mode
     let path = super::source::ModelSource::parse(reference).resolve()?;
     load(&path, device)
 }
+
+/// The configuration of the checkpoint at `path`, without reading any weights (planning,
+/// memory estimates).
+pub fn read_config(path: &Path) -> Result<ModelConfig, ModelError> {
+    match detect(path)? {
+        Format::Gguf => config::from_gguf(&GgufFile::open(path)?),
+        Format::HfDirectory => {
+            let p = path.join("config.json");
+            config::HfConfig::read(&p)?.into_config(&p)
+        }
+    }
+}

@@ -16,4 +16,4 @@ pub mod source;
 
 pub use config::ModelConfig;
 pub use error::ModelError;
-pub use load::{LoadedModel, load, load_source};
+pub use load::{LoadedModel, load, load_source, read_config};

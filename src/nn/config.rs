@@ -118,3 +118,29 @@ impl LlamaConfig {
         self.vocab_size * h + self.num_layers * block + h + head
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_counts_match_transformers() {
+        // ../shared/golden/param_counts/param_counts.json (meta-device LlamaForCausalLM).
+        let llama2 =
+            LlamaConfig::new(32000, 4096, 11008, 32, 32, 32, 128).with_tie_word_embeddings(false);
+        assert_eq!(llama2.num_params(), 6_738_415_616);
+        let tiny = LlamaConfig::new(256, 64, 128, 2, 4, 2, 16).with_tie_word_embeddings(false);
+        assert_eq!(tiny.num_params(), 106_816);
+    }
+
+    #[test]
+    fn problems_are_all_listed() {
+        let c = LlamaConfig::new(0, 64, 128, 2, 4, 3, 15).with_rope_theta(f64::NAN);
+        let p = c.problems();
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(p.iter().any(|s| s.contains("vocab_size")));
+        assert!(p.iter().any(|s| s.contains("num_kv_heads")));
+        assert!(p.iter().any(|s| s.contains("odd")));
+        assert!(p.iter().any(|s| s.contains("rope_theta")));
+    }
+}

@@ -13,7 +13,7 @@ pub struct LoraConfig {
     /// Scaling numerator α.
     #[config(default = 16.0)]
     pub alpha: f64,
-    /// Dropout probability on the adapter's input.
+    /// Dropout probability on the adapter's input, in `[0, 1)` (Burn's dropout panics outside).
     #[config(default = 0.0)]
     pub dropout: f64,
     /// rsLoRA: scale by `α/√r` instead of `α/r`.

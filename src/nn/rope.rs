@@ -5,13 +5,32 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::{LlamaConfig, RopeScaling};
 
-/// Precomputed `cos`/`sin` tables `[max_seq_len, head_dim]`.
+/// Precomputed `cos`/`sin` tables `[max_seq_len, head_dim]`; positions beyond them are
+/// computed on demand.
 #[derive(Module, Debug)]
 pub struct Rope {
     /// `cos(p·θᵢ)`, halves repeated.
     pub cos: Tensor<2>,
     /// `sin(p·θᵢ)`, halves repeated.
     pub sin: Tensor<2>,
+    /// Inverse frequencies `θᵢ`.
+    #[module(skip)]
+    pub inv_freq: Vec<f32>,
+}
+
+/// `cos` and `sin` rows for `positions`, each `[len, 2·inv.len()]` row-major.
+fn tables(inv: &[f32], positions: std::ops::Range<usize>) -> (Vec<f32>, Vec<f32>) {
+    let n = positions.len() * inv.len() * 2;
+    let (mut cos, mut sin) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for p in positions {
+        // Angles in f32 as transformers' `inv_freq @ position_ids` produces them.
+        let angles: Vec<f32> = inv.iter().map(|f| f * p as f32).collect();
+        for _ in 0..2 {
+            cos.extend(angles.iter().map(|a| a.cos()));
+            sin.extend(angles.iter().map(|a| a.sin()));
+        }
+    }
+    (cos, sin)
 }
 
 /// Inverse frequencies `θ^(-2i/d)`, computed in `f32` like transformers, then rescaled.
@@ -58,20 +77,12 @@ impl Rope {
     /// Tables for positions `0..config.max_seq_len`.
     pub fn new(config: &LlamaConfig, device: &Device) -> Self {
         let inv = inverse_frequencies(config);
-        let (n, d) = (config.max_seq_len, config.head_dim);
-        let mut cos = Vec::with_capacity(n * d);
-        let mut sin = Vec::with_capacity(n * d);
-        for p in 0..n {
-            // Angles in f32 as transformers' `inv_freq @ position_ids` produces them.
-            let angles: Vec<f32> = inv.iter().map(|f| f * p as f32).collect();
-            for _ in 0..2 {
-                cos.extend(angles.iter().map(|a| a.cos()));
-                sin.extend(angles.iter().map(|a| a.sin()));
-            }
-        }
+        let (n, d) = (config.max_seq_len, 2 * inv.len());
+        let (cos, sin) = tables(&inv, 0..n);
         Self {
             cos: Tensor::from_data(TensorData::new(cos, [n, d]), device),
             sin: Tensor::from_data(TensorData::new(sin, [n, d]), device),
+            inv_freq: inv,
         }
     }
 
@@ -83,11 +94,45 @@ impl Rope {
     /// Rotates `x [b, heads, s, d]` whose first position is `start`.
     pub fn apply(&self, x: Tensor<4>, start: usize) -> Tensor<4> {
         let [_, _, s, d] = x.dims();
-        let cos = self.cos.clone().narrow(0, start, s).unsqueeze::<4>();
-        let sin = self.sin.clone().narrow(0, start, s).unsqueeze::<4>();
+        let (cos, sin) = if start + s <= self.max_len() {
+            (
+                self.cos.clone().narrow(0, start, s),
+                self.sin.clone().narrow(0, start, s),
+            )
+        } else {
+            let (c, si) = tables(&self.inv_freq, start..start + s);
+            let device = x.device();
+            (
+                Tensor::from_data(TensorData::new(c, [s, d]), &device),
+                Tensor::from_data(TensorData::new(si, [s, d]), &device),
+            )
+        };
+        let (cos, sin) = (cos.unsqueeze::<4>(), sin.unsqueeze::<4>());
         let x1 = x.clone().narrow(3, 0, d / 2);
         let x2 = x.clone().narrow(3, d / 2, d / 2);
         let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
         x * cos + rotated * sin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_past_the_table_match_a_longer_table() {
+        let d = Device::flex();
+        let short = Rope::new(
+            &LlamaConfig::new(10, 16, 32, 1, 2, 2, 8).with_max_seq_len(4),
+            &d,
+        );
+        let long = Rope::new(
+            &LlamaConfig::new(10, 16, 32, 1, 2, 2, 8).with_max_seq_len(16),
+            &d,
+        );
+        let x = Tensor::<4>::random([1, 2, 6, 8], burn::tensor::Distribution::Default, &d);
+        let a: Vec<f32> = short.apply(x.clone(), 3).into_data().try_to_vec().unwrap();
+        let b: Vec<f32> = long.apply(x, 3).into_data().try_to_vec().unwrap();
+        assert_eq!(a, b);
     }
 }
