@@ -38,6 +38,19 @@ impl LlamaLora {
         })
     }
 
+    /// Continues an existing PEFT adapter (`lora { init = peft("dir") }`): adapters shaped by the
+    /// directory's config, with its weights.
+    pub fn from_peft(
+        model: Llama,
+        dir: &std::path::Path,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let adapter = super::adapter::Adapter::load(dir)?;
+        let mut m = LlamaLora::new(model, adapter.config.clone(), device)?;
+        super::model::load_adapter_into(&mut m, &adapter)?;
+        Ok(m)
+    }
+
     /// Wraps a Llama whose adapters already exist (e.g. loaded from a PEFT directory).
     pub fn from_parts(model: Llama, config: AdapterConfig, device: &Device) -> Self {
         LlamaLora {
