@@ -8,7 +8,10 @@ use lpipe::nn::{Llama, LlamaConfig};
 use lpipe::train::llama::LlamaLora;
 use lpipe::train::{AdapterConfig, LoraModel};
 
-fn cases(model: &str) -> Option<Vec<(String, usize, Vec<String>, u64)>> {
+/// (case name, r, target modules, PEFT's trainable parameter count)
+type Case = (String, usize, Vec<String>, u64);
+
+fn cases(model: &str) -> Option<Vec<Case>> {
     let shared = lpipe::cache::shared_dir()?;
     let text =
         std::fs::read_to_string(shared.join("golden/param_counts/param_counts.json")).ok()?;
