@@ -85,6 +85,26 @@ impl LoraModel for LlamaLora {
         }
     }
 
+    fn forward_positions(
+        &self,
+        input_ids: Tensor<2, Int>,
+        positions: Tensor<1, Int>,
+        train: bool,
+    ) -> Result<Tensor<2>, TrainError> {
+        // The head (49152 × 576 for SmolLM2) runs on the loss-bearing rows only.
+        let run = |m: &Llama, ids: Tensor<2, Int>| {
+            let hidden = m.forward_hidden(ids, None);
+            let [b, s, h] = hidden.dims();
+            m.lm_head
+                .forward(hidden.reshape([b * s, h]).select(0, positions.clone()))
+        };
+        if train {
+            Ok(run(&self.model, input_ids))
+        } else {
+            Ok(run(&self.model.valid(), input_ids.without_autodiff()))
+        }
+    }
+
     fn lora_tensors(&self) -> Vec<(String, Tensor<2>)> {
         let mut out = Vec::new();
         for (path, lora) in self.model.lora_adapters() {
