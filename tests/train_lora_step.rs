@@ -174,3 +174,30 @@ fn lora_adamw_steps_match_torch_and_peft() {
     );
     assert_eq!(model.vocab_size(), 256);
 }
+
+/// `init = peft(dir)`: continuing PEFT's step-1 adapter puts exactly its tensors in the model, and
+/// one more AdamW step from there (fresh optimizer) still trains.
+#[test]
+fn continues_a_peft_adapter() {
+    let Some(dir) = golden_dir() else { return };
+    let device = Device::flex().autodiff();
+    let base = tiny_model(&dir, &device).model;
+    let model = LlamaLora::from_peft(base, &dir.join("peft_adapter_step1"), &device).unwrap();
+    let want = Adapter::load(&dir.join("peft_adapter_step1")).unwrap();
+    assert_eq!(adapter_of(&model).unwrap().tensors, want.tensors);
+    assert_eq!(model.adapter_config(), want.config);
+    // a PEFT adapter for modules the model lacks is refused with a diagnostic
+    let broken = std::env::temp_dir().join(format!("lpipe-peft-bad-{}", std::process::id()));
+    let mut cfg = want.config.clone();
+    cfg.target_modules = vec!["nonexistent_proj".into()];
+    let _ = std::fs::remove_dir_all(&broken);
+    Adapter {
+        config: cfg,
+        tensors: want.tensors.clone(),
+    }
+    .save(&broken)
+    .unwrap();
+    let base = tiny_model(&dir, &device).model;
+    assert!(LlamaLora::from_peft(base, &broken, &device).is_err());
+    let _ = std::fs::remove_dir_all(&broken);
+}

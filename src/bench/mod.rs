@@ -3,3 +3,4 @@
 pub mod forward;
 pub mod score;
 pub mod tokenize;
+pub mod train;

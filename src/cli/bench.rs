@@ -19,6 +19,8 @@ pub enum Which {
     Tokenize(crate::bench::tokenize::Options),
     /// Log-likelihood scoring throughput on real task requests, lpipe against transformers.
     Score(crate::bench::score::Options),
+    /// LoRA training-step tokens/s of lpipe and PyTorch + PEFT on the same model.
+    Train(crate::bench::train::Options),
 }
 
 /// Runs `lpipe bench`.
@@ -33,6 +35,10 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             print!("{}", crate::bench::tokenize::table(&rows, opts.records));
         }
         Which::Score(opts) => score(&opts)?,
+        Which::Train(opts) => {
+            let rows = crate::bench::train::run(&opts)?;
+            print!("{}", crate::bench::train::table(&rows, &opts));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

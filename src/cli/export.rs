@@ -9,6 +9,7 @@ use miette::Report;
 use crate::train::TrainError;
 use crate::train::adapter::Adapter;
 use crate::train::atomic::StagedDir;
+use crate::train::gguf_export::gguf_as_hf;
 use crate::train::merge::{RawTensor, merge_adapter, raw_to_bytes, read_raw};
 
 /// Arguments of `lpipe export`.
@@ -17,7 +18,8 @@ pub struct Args {
     /// Adapter directory (adapter_config.json + adapter_model.safetensors, lpipe or PEFT).
     #[arg(long)]
     pub adapter: PathBuf,
-    /// Base model: a .safetensors file or a Hugging Face model directory (needed with --merge).
+    /// Base model: a .safetensors file, a Hugging Face model directory or a llama.cpp .gguf
+    /// (dequantized to f32; needed with --merge).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Merge the adapter into the base weights (W + scaling * B @ A) instead of copying it.
@@ -86,19 +88,26 @@ fn export(args: &Args) -> Result<String, TrainError> {
         .model
         .as_deref()
         .ok_or_else(|| TrainError::config("model", "--merge needs --model <base checkpoint>"))?;
-    if model.extension().is_some_and(|e| e == "gguf") {
-        return Err(TrainError::config(
-            "model",
-            "merging into a GGUF file is not supported; pass the Hugging Face safetensors checkpoint",
-        ));
-    }
+    let is_gguf = model.extension().is_some_and(|e| e == "gguf");
     let mut base: BTreeMap<String, RawTensor> = BTreeMap::new();
-    for f in weight_files(model)? {
-        base.extend(read_raw(&f)?);
+    let mut config_json = None;
+    if is_gguf {
+        // Dequantized to f32 in HF names and layout; config.json is written from the GGUF.
+        let (tensors, cfg) = gguf_as_hf(model)?;
+        base = tensors;
+        config_json = Some(cfg);
+    } else {
+        for f in weight_files(model)? {
+            base.extend(read_raw(&f)?);
+        }
     }
     let n = merge_adapter(&mut base, &adapter)?;
     let staged = StagedDir::new(&args.output)?;
     staged.write("model.safetensors", &raw_to_bytes(&base)?)?;
+    if let Some(cfg) = config_json {
+        let text = serde_json::to_string_pretty(&cfg).unwrap_or_default();
+        staged.write("config.json", text.as_bytes())?;
+    }
     if model.is_dir() {
         for side in SIDE_FILES {
             let src = model.join(side);

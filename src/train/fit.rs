@@ -16,12 +16,12 @@ use sha2::{Digest, Sha256};
 use super::batch::{DataPosition, DataStream, Example, MicroBatch, collate, validate_examples};
 use super::checkpoint::{self, Checkpoint, FORMAT_VERSION, TrainerState};
 use super::error::TrainError;
-use super::loss::{cross_entropy_sum, shifted_targets};
+use super::loss::{cross_entropy_rows, shifted_targets};
 use super::model::{LoraModel, adapter_of, load_adapter_into};
 use super::optim::{Optimizer, OptimizerConfig};
 use super::rng::TrainRng;
 use super::schedule::LrSchedule;
-use super::step::{LossNorm, StepOptions, StepStats, ids_tensor, train_step};
+use super::step::{LossNorm, StepOptions, StepStats, ids_tensor, positions_tensor, train_step};
 
 /// Settings of a training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -203,8 +203,12 @@ pub fn evaluate<M: LoraModel + ?Sized>(
             continue;
         }
         let st = shifted_targets(&mb);
-        let logits = model.forward(ids_tensor(&mb, &device), false)?;
-        let s = cross_entropy_sum(logits.detach(), &st)?
+        let logits = model.forward_positions(
+            ids_tensor(&mb, &device),
+            positions_tensor(&st, &device),
+            false,
+        )?;
+        let s = cross_entropy_rows(logits.detach(), &st)?
             .try_into_vec_as::<f32>()
             .map_err(|e| TrainError::Device {
                 name: "val_loss".into(),

@@ -38,6 +38,19 @@ impl LlamaLora {
         })
     }
 
+    /// Continues an existing PEFT adapter (`lora { init = peft("dir") }`): adapters shaped by the
+    /// directory's config, with its weights.
+    pub fn from_peft(
+        model: Llama,
+        dir: &std::path::Path,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        let adapter = super::adapter::Adapter::load(dir)?;
+        let mut m = LlamaLora::new(model, adapter.config.clone(), device)?;
+        super::model::load_adapter_into(&mut m, &adapter)?;
+        Ok(m)
+    }
+
     /// Wraps a Llama whose adapters already exist (e.g. loaded from a PEFT directory).
     pub fn from_parts(model: Llama, config: AdapterConfig, device: &Device) -> Self {
         LlamaLora {
@@ -69,6 +82,26 @@ impl LoraModel for LlamaLora {
         } else {
             // `valid` drops autodiff and turns dropout off for evaluation.
             Ok(self.model.valid().forward(input_ids.without_autodiff()))
+        }
+    }
+
+    fn forward_positions(
+        &self,
+        input_ids: Tensor<2, Int>,
+        positions: Tensor<1, Int>,
+        train: bool,
+    ) -> Result<Tensor<2>, TrainError> {
+        // The head (49152 × 576 for SmolLM2) runs on the loss-bearing rows only.
+        let run = |m: &Llama, ids: Tensor<2, Int>| {
+            let hidden = m.forward_hidden(ids, None);
+            let [b, s, h] = hidden.dims();
+            m.lm_head
+                .forward(hidden.reshape([b * s, h]).select(0, positions.clone()))
+        };
+        if train {
+            Ok(run(&self.model, input_ids))
+        } else {
+            Ok(run(&self.model.valid(), input_ids.without_autodiff()))
         }
     }
 

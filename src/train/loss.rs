@@ -17,24 +17,55 @@ pub struct ShiftedTargets {
     pub rows: Vec<i64>,
     /// Target token of each kept row.
     pub targets: Vec<i64>,
+    /// The same rows as flat input positions `b * seq + t` (for models that compute only them).
+    pub positions: Vec<i64>,
 }
 
 /// The kept rows and targets of a micro-batch after the next-token shift.
 pub fn shifted_targets(mb: &MicroBatch) -> ShiftedTargets {
     let mut rows = Vec::with_capacity(mb.n_targets);
     let mut targets = Vec::with_capacity(mb.n_targets);
+    let mut positions = Vec::with_capacity(mb.n_targets);
     if mb.seq >= 2 {
         for b in 0..mb.batch {
             for t in 0..mb.seq - 1 {
                 let label = mb.labels.get(b * mb.seq + t + 1).copied();
                 if let Some(l) = label.filter(|&l| l != IGNORE_INDEX) {
                     rows.push((b * (mb.seq - 1) + t) as i64);
+                    positions.push((b * mb.seq + t) as i64);
                     targets.push(l);
                 }
             }
         }
     }
-    ShiftedTargets { rows, targets }
+    ShiftedTargets {
+        rows,
+        targets,
+        positions,
+    }
+}
+
+/// Sum over rows of `-log softmax(logits)[target]` for logits `[n, vocab]` that hold exactly the
+/// kept rows of `st`, in order (see [`crate::train::LoraModel::forward_positions`]).
+pub fn cross_entropy_rows(logits: Tensor<2>, st: &ShiftedTargets) -> Result<Tensor<1>, TrainError> {
+    let [n, vocab] = logits.dims();
+    let device = logits.device();
+    if st.targets.is_empty() {
+        return Ok(Tensor::<1>::zeros([1], &device));
+    }
+    if n != st.targets.len() {
+        return Err(TrainError::Model {
+            reason: format!("{n} logit rows for {} targets", st.targets.len()),
+        });
+    }
+    if let Some(&t) = st.targets.iter().find(|&&t| t < 0 || t >= vocab as i64) {
+        return Err(TrainError::Example {
+            index: 0,
+            reason: format!("label {t} is outside the vocabulary of {vocab}"),
+        });
+    }
+    let targets = Tensor::<2, Int>::from_data(TensorData::new(st.targets.clone(), [n, 1]), &device);
+    Ok(log_softmax(logits, 1).gather(1, targets).sum().neg())
 }
 
 /// Sum over kept targets of `-log softmax(logits)[target]`, a one-element tensor that carries
@@ -84,8 +115,9 @@ mod tests {
         };
         let b = Example::unmasked(vec![1, 2]);
         let st = shifted_targets(&collate(&[&a, &b], 0));
-        // seq 4: row b*3 + t predicts labels[b][t+1]
+        // seq 4: row b*3 + t predicts labels[b][t+1]; position b*4 + t
         assert_eq!(st.rows, vec![1, 2, 3]);
+        assert_eq!(st.positions, vec![1, 2, 4]);
         assert_eq!(st.targets, vec![7, 8, 2]);
     }
 
@@ -131,6 +163,7 @@ mod tests {
         let st = ShiftedTargets {
             rows: vec![0],
             targets: vec![9],
+            positions: vec![0],
         };
         assert!(cross_entropy_sum(logits, &st).is_err());
     }

@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod clip;
 pub mod error;
 pub mod fit;
+pub mod gguf_export;
 pub mod llama;
 pub mod loss;
 pub mod merge;

@@ -20,6 +20,20 @@ pub trait LoraModel {
     /// forward pass may skip autodiff bookkeeping.
     fn forward(&self, input_ids: Tensor<2, Int>, train: bool) -> Result<Tensor<3>, TrainError>;
 
+    /// Logits `[n, vocab]` of the flat positions `b * seq + t` listed in `positions` only (the
+    /// loss-bearing ones). Models override this to skip the output head on prompt and padding
+    /// positions; the default computes all logits and selects.
+    fn forward_positions(
+        &self,
+        input_ids: Tensor<2, Int>,
+        positions: Tensor<1, Int>,
+        train: bool,
+    ) -> Result<Tensor<2>, TrainError> {
+        let logits = self.forward(input_ids, train)?;
+        let [b, s, v] = logits.dims();
+        Ok(logits.reshape([b * s, v]).select(0, positions))
+    }
+
     /// The trainable tensors, each the exact autodiff leaf the forward pass uses.
     fn lora_tensors(&self) -> Vec<(String, Tensor<2>)>;
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::batch::MicroBatch;
 use super::clip::{clip_grad_norm, global_norm};
 use super::error::TrainError;
-use super::loss::{cross_entropy_sum, shifted_targets};
+use super::loss::{ShiftedTargets, cross_entropy_rows, shifted_targets};
 use super::model::LoraModel;
 use super::optim::Optimizer;
 use super::rng::TrainRng;
@@ -64,6 +64,14 @@ pub fn ids_tensor(mb: &MicroBatch, device: &burn::tensor::Device) -> Tensor<2, I
     )
 }
 
+/// The loss-bearing flat positions of a micro-batch as a tensor on `device`.
+pub fn positions_tensor(st: &ShiftedTargets, device: &burn::tensor::Device) -> Tensor<1, Int> {
+    Tensor::<1, Int>::from_data(
+        TensorData::new(st.positions.clone(), [st.positions.len()]),
+        device,
+    )
+}
+
 /// Forward and backward over each micro-batch, summing gradients. When `rng` is given, the
 /// device is reseeded from it before each forward so dropout masks replay exactly on resume.
 pub fn accumulate_grads<M: LoraModel + ?Sized>(
@@ -87,8 +95,12 @@ pub fn accumulate_grads<M: LoraModel + ?Sized>(
             continue;
         }
         let st = shifted_targets(mb);
-        let logits = model.forward(ids_tensor(mb, &device), true)?;
-        let sum = cross_entropy_sum(logits, &st)?;
+        let logits = model.forward_positions(
+            ids_tensor(mb, &device),
+            positions_tensor(&st, &device),
+            true,
+        )?;
+        let sum = cross_entropy_rows(logits, &st)?;
         // 1. scale so the gradients add up to those of the step's loss
         let scaled = match norm {
             LossNorm::TokenMean => sum.div_scalar(total as f64),

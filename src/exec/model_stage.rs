@@ -1,0 +1,130 @@
+//! The model-load stage: resolve the source, load weights on the pipeline's device, load its tokenizer.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+
+use super::error::ExecError;
+use crate::ir;
+use crate::model::device::DeviceSpec;
+use crate::model::load::{LoadedModel, TokenizerLocation, load};
+use crate::model::source::{ModelSource, sha256_file};
+use crate::tokenizer::{self, Tokenizer};
+
+/// A loaded base model with its tokenizer.
+pub struct BaseModel {
+    /// Weights and configuration.
+    pub loaded: LoadedModel,
+    /// The tokenizer that came with the checkpoint.
+    pub tokenizer: Box<dyn Tokenizer>,
+    /// Content identity of the tokenizer (keys the tokenized-dataset cache).
+    pub tokenizer_id: String,
+    /// Content identity of the weights (keys cached evaluations).
+    pub weights_id: String,
+    /// The device everything runs on.
+    pub device: Device,
+    /// The token lm-evaluation-harness feeds for an empty context (BOS, else EOS).
+    pub prefix_token: Option<u32>,
+}
+
+/// Resolves a pipeline's model source to a file or directory, relative paths against `base_dir`.
+pub fn resolve(model: &ir::Model, base_dir: &Path) -> Result<PathBuf, ExecError> {
+    let source = match &model.source {
+        ir::ModelSource::Local(path) if path.is_relative() && !path.exists() => {
+            ModelSource::Path(base_dir.join(path))
+        }
+        ir::ModelSource::Local(path) => ModelSource::Path(path.clone()),
+        ir::ModelSource::Hf { repo, revision } => ModelSource::Hub {
+            repo: repo.clone(),
+            revision: revision.clone(),
+        },
+        ir::ModelSource::Wheel { requirement, file } => ModelSource::Wheel {
+            requirement: requirement.clone(),
+            file: file.clone(),
+        },
+    };
+    Ok(source.resolve()?)
+}
+
+/// The Burn device for a pipeline's `device = …`.
+pub fn device(spec: ir::Device) -> Result<Device, ExecError> {
+    let spec = match spec {
+        ir::Device::Cpu => DeviceSpec::Cpu,
+        ir::Device::Cuda(i) => DeviceSpec::Cuda(i as usize),
+        ir::Device::Wgpu(_) => DeviceSpec::Wgpu,
+    };
+    Ok(spec.device()?)
+}
+
+/// Loads the base model and its tokenizer; `autodiff` puts it on a training device.
+pub fn load_base_on(
+    model: &ir::Model,
+    base_dir: &Path,
+    autodiff: bool,
+) -> Result<BaseModel, ExecError> {
+    if model.precision != ir::Precision::F32 {
+        return Err(ExecError::Unsupported {
+            what: format!(
+                "precision `{}` is not available on this backend yet",
+                model.precision.name()
+            ),
+            help: "use `precision = f32` for CPU runs".into(),
+        });
+    }
+    let path = resolve(model, base_dir)?;
+    let device = device(model.device)?;
+    let device = if autodiff { device.autodiff() } else { device };
+    let loaded = load(&path, &device)?;
+    let tokenizer_path = match &loaded.tokenizer {
+        TokenizerLocation::Gguf(p)
+        | TokenizerLocation::HfJson(p)
+        | TokenizerLocation::SentencePiece(p) => p.clone(),
+        TokenizerLocation::Missing => path.clone(),
+    };
+    let tokenizer = tokenizer::load(&tokenizer_path)?;
+    let weights_id = identity(&path)?;
+    let tokenizer_id = if tokenizer_path == path {
+        weights_id.clone()
+    } else {
+        identity(&tokenizer_path)?
+    };
+    let prefix_token = if path.is_file() {
+        crate::model::gguf::GgufFile::open(&path)
+            .ok()
+            .and_then(|f| crate::eval::prefix::gguf_prefix_token(&f))
+    } else {
+        None
+    };
+    Ok(BaseModel {
+        prefix_token,
+        loaded,
+        tokenizer,
+        tokenizer_id,
+        weights_id,
+        device,
+    })
+}
+
+/// SHA-256 of a file, or of a directory's `config.json` plus its file names and sizes (hashing a
+/// multi-gigabyte sharded checkpoint on every run would cost more than the run's setup).
+fn identity(path: &Path) -> Result<String, ExecError> {
+    if path.is_file() {
+        return Ok(sha256_file(path)?);
+    }
+    let mut parts = Vec::new();
+    let entries = std::fs::read_dir(path).map_err(|e| ExecError::write(path, e))?;
+    for entry in entries.flatten() {
+        let meta = entry.metadata().map_err(|e| ExecError::write(entry.path(), e))?;
+        parts.push(format!(
+            "{}:{}",
+            entry.file_name().to_string_lossy(),
+            meta.len()
+        ));
+    }
+    parts.sort();
+    let config = path.join("config.json");
+    if config.is_file() {
+        parts.push(sha256_file(&config)?);
+    }
+    Ok(crate::data::alpaca::hex_sha256(parts.join("\n").as_bytes()))
+}
