@@ -18,6 +18,7 @@ pub mod model;
 pub mod nn;
 pub mod plan;
 pub mod quant;
+pub mod sweep;
 pub mod syntax;
 pub mod tokenizer;
 pub mod train;
