@@ -57,6 +57,8 @@ struct Frame<'a> {
     legend_title: &'a str,
     legend_note: Option<&'a str>,
     log2_x: bool,
+    /// Start the x axis at 0 (steps), not at the smallest value (swept settings).
+    x_from_zero: bool,
 }
 
 /// Series `i`'s colour and dash: colours cycle, and each further cycle of ten uses a longer dash.
@@ -97,6 +99,7 @@ pub fn plot_losses(
         legend_title: "run",
         legend_note: has_val.then_some("lines: training, dots: validation"),
         log2_x: false,
+        x_from_zero: true,
     };
     render(&series, &frame, out_stem)
 }
@@ -152,6 +155,7 @@ pub fn plot_metric_vs_param(
         legend_title: series_by,
         legend_note: None,
         log2_x: powers_of_two_spread(&xs),
+        x_from_zero: false,
     };
     render(&series, &frame, out_stem)
 }
@@ -243,10 +247,10 @@ fn draw<DB: DrawingBackend>(
             .flat_map(|s| s.line.iter().chain(&s.dots))
             .map(|p| p.1),
     );
-    let x_range = if frame.log2_x {
-        padded(x_lo, x_hi, 0.05)
-    } else {
+    let x_range = if frame.x_from_zero {
         padded(x_lo.min(0.0), x_hi, 0.02)
+    } else {
+        padded(x_lo, x_hi, 0.05)
     };
     let mut chart = ChartBuilder::on(&plot_area)
         .margin_left(10)
