@@ -112,7 +112,9 @@ printf '{{"run":"%s","sweep":{{"lora.r":%s}},"final_loss":1.%s,"cache":"%s"}}\n'
     );
     assert_eq!(table.matches("final_loss").count(), 1, "{table}");
     for name in ["r2", "r4", "r8"] {
-        let row = table.lines().find(|l| l.split_whitespace().next() == Some(name));
+        let row = table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name));
         assert!(row.is_some_and(|r| r.contains("cache")), "{table}");
     }
 

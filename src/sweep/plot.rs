@@ -14,6 +14,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::error::SweepError;
 use super::font::{self, FAMILY};
+use super::runs::Curve;
 use crate::exec::atomic::write_atomic;
 
 /// Figure size in pixels (PNG) and user units (SVG).
@@ -69,7 +70,7 @@ fn style(i: usize) -> (RGBColor, u32) {
 /// All runs' loss curves on one chart: training loss as lines, validation loss as dots.
 /// Writes `<out_stem>.svg` and `<out_stem>.png` and returns both paths.
 pub fn plot_losses(
-    runs: &[(String, Vec<(f64, f64)>, Vec<(f64, f64)>)],
+    runs: &[(String, Curve, Curve)],
     out_stem: &Path,
 ) -> Result<Vec<PathBuf>, SweepError> {
     let series: Vec<Series> = runs
@@ -209,10 +210,11 @@ fn render(series: &[Series], frame: &Frame, out_stem: &Path) -> Result<Vec<PathB
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{stem}.tmp-{}.png", std::process::id()));
-    let drawn = (|| {
-        let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
-        draw(root, series, frame)
-    })();
+    let drawn = draw(
+        BitMapBackend::new(&tmp, SIZE).into_drawing_area(),
+        series,
+        frame,
+    );
     if let Err(message) = drawn {
         let _ = std::fs::remove_file(&tmp);
         return Err(draw_err(&png_path)(message));
@@ -298,12 +300,7 @@ fn draw<DB: DrawingBackend>(
                 .map_err(e)?;
         } else {
             chart
-                .draw_series(DashedLineSeries::new(
-                    line,
-                    dash,
-                    4,
-                    color.stroke_width(2).into(),
-                ))
+                .draw_series(DashedLineSeries::new(line, dash, 4, color.stroke_width(2)))
                 .map_err(e)?;
         }
         chart

@@ -11,6 +11,9 @@ use crate::eval::results::{EVAL_JSON, EvalReport};
 /// Keys of `summary.json` that may hold the point's swept values (`{"lora.r": 16, …}`).
 const SWEEP_KEYS: &[&str] = &["sweep", "swept", "point"];
 
+/// (step or swept value, value) points of one line.
+pub type Curve = Vec<(f64, f64)>;
+
 /// One run as the figures need it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunSeries {
@@ -32,7 +35,7 @@ pub struct RunSeries {
 ///
 /// A last line without its newline is what a crash mid-write leaves: it is skipped if it does not
 /// parse. Any other malformed line is an error, since it means the file is not ours.
-pub fn read_metrics(path: &Path) -> Result<(Vec<(f64, f64)>, Vec<(f64, f64)>), SweepError> {
+pub fn read_metrics(path: &Path) -> Result<(Curve, Curve), SweepError> {
     let text = std::fs::read_to_string(path).map_err(|e| SweepError::io(path, e))?;
     let complete = text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();
