@@ -20,6 +20,7 @@ pub mod plan;
 pub mod quant;
 pub mod source;
 pub mod span;
+pub mod sweep;
 pub mod syntax;
 pub mod tokenizer;
 pub mod train;

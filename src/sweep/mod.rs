@@ -1,0 +1,16 @@
+//! Sweeps at scale: figures comparing runs ([`plot_runs`]), Slurm job arrays ([`slurm`]) and
+//! each point's state ([`status`]).
+//!
+//! A sweep directory is `runs/<pipeline>/`, one run directory per point (`runs/<pipeline>/r16-a32/`,
+//! see [`crate::exec::rundir`]); Slurm's files go to `runs/<pipeline>/slurm/`.
+
+pub mod error;
+pub mod figures;
+pub mod font;
+pub mod plot;
+pub mod runs;
+pub mod slurm;
+pub mod status;
+
+pub use error::SweepError;
+pub use figures::plot_runs;
