@@ -150,7 +150,7 @@ fn quantized_weights_are_cached_by_content_and_match_bitsandbytes_bytes() {
     for ((name, la), ((_, lb), (_, lo))) in a
         .linears()
         .into_iter()
-        .zip(b.linears().into_iter().zip(orig.into_iter()))
+        .zip(b.linears().into_iter().zip(orig))
     {
         let (LinearWeight::Packed4(pa), LinearWeight::Packed4(pb)) = (&la.weight, &lb.weight)
         else {
