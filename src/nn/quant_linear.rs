@@ -65,9 +65,14 @@ impl PackedWeight {
 
     /// The dequantized weight as a `[d_in, d_out]` tensor (a transposed view of the HF layout).
     pub fn dense(&self) -> Tensor<2> {
+        self.dense_on(&self.device)
+    }
+
+    /// [`Self::dense`] on `device`'s backend, without autodiff (the base gets no gradient).
+    pub fn dense_on(&self, device: &Device) -> Tensor<2> {
         let (d_in, d_out) = self.dims();
         let data = TensorData::new(self.dequantize_hf(), [d_out, d_in]);
-        Tensor::<2>::from_data(data, &self.device).transpose()
+        Tensor::<2>::from_data(data, &device.clone().without_autodiff()).transpose()
     }
 
     /// Bytes of packed weights plus statistics.
