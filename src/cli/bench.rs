@@ -15,6 +15,8 @@ pub struct Args {
 pub enum Which {
     /// Forward-pass tokens/s of lpipe and transformers on the same model.
     Forward(crate::bench::forward::Options),
+    /// CPU 4-bit dequantize throughput and the QLoRA/LoRA training-step time ratio.
+    Qlora(crate::bench::qlora::Options),
     /// Alpaca tokenization throughput of lpipe, sentencepiece and HF tokenizers.
     Tokenize(crate::bench::tokenize::Options),
     /// Log-likelihood scoring throughput on real task requests, lpipe against transformers.
@@ -29,6 +31,10 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         Which::Forward(opts) => {
             let rows = crate::bench::forward::run(&opts)?;
             print!("{}", crate::bench::forward::table(&rows, &opts));
+        }
+        Which::Qlora(opts) => {
+            let report = crate::bench::qlora::run(&opts)?;
+            print!("{}", crate::bench::qlora::table(&report));
         }
         Which::Tokenize(opts) => {
             let rows = crate::bench::tokenize::run(&opts)?;

@@ -10,6 +10,7 @@ pub mod gguf;
 pub mod gguf_weights;
 pub mod hf;
 pub mod load;
+pub mod quantize;
 pub mod safetensors;
 pub mod score;
 pub mod source;

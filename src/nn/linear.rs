@@ -4,12 +4,15 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::lora::{Lora, LoraConfig};
+use super::quant_linear::PackedWeight;
 
-/// How a frozen base weight is stored. Variants beyond dense (packed 4-bit) plug in here.
+/// How a frozen base weight is stored.
 #[derive(Module, Debug)]
 pub enum LinearWeight {
     /// `f32` (or backend float) weight, stored `[d_in, d_out]` so `x·W` needs no transpose.
     Dense(Tensor<2>),
+    /// bitsandbytes NF4/FP4 blocks (QLoRA), dequantized for each use.
+    Packed4(PackedWeight),
 }
 
 impl LinearWeight {
@@ -17,6 +20,11 @@ impl LinearWeight {
     pub fn matmul<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Self::Dense(w) => super::parallel::linear(x, w),
+            Self::Packed4(p) => {
+                // Built where the input lives, so a model moved to another device still works.
+                let w = p.dense_on(&x.device());
+                super::parallel::linear(x, &w)
+            }
         }
     }
 
@@ -24,6 +32,7 @@ impl LinearWeight {
     pub fn dense(&self) -> Tensor<2> {
         match self {
             Self::Dense(w) => w.clone(),
+            Self::Packed4(p) => p.dense(),
         }
     }
 
@@ -34,6 +43,7 @@ impl LinearWeight {
                 let [i, o] = w.dims();
                 (i, o)
             }
+            Self::Packed4(p) => p.dims(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod llama;
 pub mod lora;
 pub mod mlp;
 pub mod parallel;
+pub mod quant_linear;
 pub mod rms_norm;
 pub mod rope;
 
