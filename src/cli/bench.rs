@@ -23,6 +23,8 @@ pub enum Which {
     Score(crate::bench::score::Options),
     /// LoRA training-step tokens/s of lpipe and PyTorch + PEFT on the same model.
     Train(crate::bench::train::Options),
+    /// 4-bit dequantize throughput against a memcpy of the same size.
+    Quant(crate::bench::quant::Args),
 }
 
 /// Runs `lpipe bench`.
@@ -45,6 +47,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             let rows = crate::bench::train::run(&opts)?;
             print!("{}", crate::bench::train::table(&rows, &opts));
         }
+        Which::Quant(a) => crate::bench::quant::run(&a)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -91,4 +94,5 @@ fn score(opts: &crate::bench::score::Options) -> miette::Result<()> {
         outcome.max_abs_diff, outcome.greedy_mismatches, outcome.requests, outcome.reference_passes
     );
     Ok(())
+        Which::Quant(a) => crate::bench::quant::run(&a)?,
 }

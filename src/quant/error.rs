@@ -98,4 +98,14 @@ pub enum QuantError {
         /// Why.
         reason: String,
     },
+    /// The device is not compiled into this build.
+    #[error("device `{name}` is not available in this build")]
+    #[diagnostic(
+        code(lpipe::E508),
+        help("use `flex`, or rebuild with `--features wgpu` / `--features cuda`")
+    )]
+    UnsupportedDevice {
+        /// The device named.
+        name: String,
+    },
 }

@@ -6,6 +6,7 @@
 
 pub mod blockwise;
 pub mod codes;
+pub mod device;
 pub mod double_quant;
 pub mod dtype;
 pub mod dynamic_map;
@@ -17,6 +18,8 @@ pub mod torch_mean;
 
 pub use blockwise::{check_block_size, dequantize_bf16, dequantize_f32, dequantize_into, quantize};
 pub use codes::{FP4_CODE, NF4_CODE, QuantType};
+pub use device::quantize_weight;
 pub use dtype::{Element, FloatDtype};
 pub use error::QuantError;
+pub use lpipe_kernels::Packed4;
 pub use tensor::{Absmax, NestedAbsmax, QuantizedTensor};

@@ -1,0 +1,288 @@
+//! Every kernel against its plain-tensor reference, and the custom backward against autodiff
+//! through the reference. The reference runs on `flex`; the kernels run on `wgpu` (Mesa lavapipe
+//! in CI) when the `wgpu` feature is on: `cargo test -p lpipe-kernels --features wgpu`.
+//!
+//! Tolerances: dequantization is one f32 product per element on both sides, so it must be
+//! identical. Matmuls sum `K` products in different orders (the kernel sequentially, the dense
+//! reference in blocks); each order is within `γ_K · Σ|x·w|` of the exact sum (`γ_K ≈ K·2⁻²⁴`,
+//! Higham's recursive-summation bound), so they may differ by twice that, checked per element.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use lpipe_kernels::{HostQ4, HostScales, Packed4, Q4Layout};
+
+/// NF4 code table (bitsandbytes `get_4bit_type("nf4")`).
+const NF4: [f32; 16] = [
+    -1.0,
+    -0.696_192_8,
+    -0.525_073_05,
+    -0.394_917_5,
+    -0.284_441_38,
+    -0.184_773_43,
+    -0.091_050_036,
+    0.0,
+    0.079_580_3,
+    0.160_930_2,
+    0.246_112_3,
+    0.337_915_24,
+    0.440_709_83,
+    0.562_617,
+    0.722_956_84,
+    1.0,
+];
+
+/// xorshift64*: deterministic test data without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| (self.next() >> 24) as u8).collect()
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn floats(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+        (0..n).map(|_| lo + (hi - lo) * self.unit()).collect()
+    }
+}
+
+/// A random 4-bit weight (any byte is a valid pair of nibbles) with plain or nested scales.
+struct Case {
+    layout: Q4Layout,
+    packed: Vec<u8>,
+    absmax: Vec<f32>,
+    codes: Vec<u8>,
+    absmax2: Vec<f32>,
+    code2: Vec<f32>,
+}
+
+impl Case {
+    fn new(rows: usize, cols: usize, block_size: usize, seed: u64) -> Self {
+        let layout = Q4Layout {
+            rows,
+            cols,
+            block_size,
+        };
+        let mut rng = Rng(seed);
+        let nb = layout.n_blocks();
+        let mut code2 = rng.floats(256, -1.0, 1.0);
+        code2.sort_by(f32::total_cmp);
+        Case {
+            layout,
+            packed: rng.bytes(layout.numel().div_ceil(2)),
+            absmax: rng.floats(nb, 0.01, 2.0),
+            codes: rng.bytes(nb),
+            absmax2: rng.floats(nb.div_ceil(256), 0.1, 1.0),
+            code2,
+        }
+    }
+
+    fn host(&self, nested: bool) -> HostQ4<'_> {
+        let scales = if nested {
+            HostScales::Nested {
+                codes: &self.codes,
+                absmax: &self.absmax2,
+                code: &self.code2,
+                block_size: 256,
+                offset: 0.75,
+            }
+        } else {
+            HostScales::Plain(&self.absmax)
+        };
+        HostQ4 {
+            layout: self.layout,
+            packed: &self.packed,
+            code: NF4,
+            scales,
+        }
+    }
+
+    /// The dequantized weight computed on the host, element by element.
+    fn host_dequant(&self) -> Vec<f32> {
+        (0..self.layout.numel())
+            .map(|i| {
+                let byte = self.packed[i / 2];
+                let nib = if i % 2 == 0 { byte >> 4 } else { byte & 15 };
+                NF4[nib as usize] * self.absmax[i / self.layout.block_size]
+            })
+            .collect()
+    }
+}
+
+/// Shapes with element counts not divisible by the block size, odd counts and multi-row blocks.
+const SHAPES: [(usize, usize, usize); 5] = [
+    (7, 9, 32),
+    (64, 64, 64),
+    (33, 100, 64),
+    (5, 257, 128),
+    (300, 3, 64),
+];
+
+fn values(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().expect("f32 tensor")
+}
+
+fn values1(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().expect("f32 tensor")
+}
+
+#[test]
+fn reference_dequantize_equals_host_nibbles_times_absmax() {
+    let device = Device::flex();
+    for (i, &(r, c, bs)) in SHAPES.iter().enumerate() {
+        let case = Case::new(r, c, bs, 11 + i as u64);
+        let got = values(Packed4::from_host(&case.host(false), &device).dequantize());
+        let want = case.host_dequant();
+        assert_eq!(bits(&got), bits(&want), "shape {r}x{c} block {bs}");
+    }
+}
+
+#[test]
+fn reference_nested_absmax_matches_host_formula() {
+    let device = Device::flex();
+    let case = Case::new(40, 1000, 64, 5);
+    let got = values1(Packed4::from_host(&case.host(true), &device).absmax());
+    let want: Vec<f32> = (0..case.layout.n_blocks())
+        .map(|i| {
+            let scaled = case.code2[case.codes[i] as usize] * case.absmax2[i / 256];
+            scaled + 0.75
+        })
+        .collect();
+    assert_eq!(bits(&got), bits(&want));
+}
+
+#[test]
+fn custom_backward_on_flex_equals_autodiff_through_the_reference() {
+    check_backward(&Device::flex().autodiff(), &Device::flex().autodiff());
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// `|a - b| <= 2 γ_K Σ|x||w|` elementwise (see the module comment).
+fn assert_close_sums(got: &[f32], want: &[f32], abs_sums: &[f32], k: usize, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let gamma = 2.0 * k as f32 * f32::EPSILON / 2.0;
+    for (i, ((a, b), s)) in got.iter().zip(want).zip(abs_sums).enumerate() {
+        let tol = 2.0 * gamma * s + f32::MIN_POSITIVE;
+        assert!(
+            (a - b).abs() <= tol,
+            "{what}[{i}]: {a} vs {b} (tolerance {tol})"
+        );
+    }
+}
+
+/// Loss `Σ (x · Wᵀ) ⊙ g`: its gradient in `x` is `g · W`, computed by `q4_matmul`'s custom
+/// backward on `kernel_dev` and by autodiff through dequantize + dense matmul on `ref_dev`.
+fn check_backward(kernel_dev: &Device, ref_dev: &Device) {
+    for (s, &(rows, cols, bs)) in SHAPES.iter().enumerate() {
+        let case = Case::new(rows, cols, bs, 100 + s as u64);
+        let m = 3;
+        let mut rng = Rng(7 + s as u64);
+        let xs = rng.floats(m * cols, -1.0, 1.0);
+        let gs = rng.floats(m * rows, -1.0, 1.0);
+        for nested in [false, true] {
+            let host = case.host(nested);
+            let x = Tensor::<2>::from_data(TensorData::new(xs.clone(), [m, cols]), kernel_dev)
+                .require_grad();
+            let g = Tensor::<2>::from_data(TensorData::new(gs.clone(), [m, rows]), kernel_dev);
+            let packed = Packed4::from_host(&host, kernel_dev);
+            let y = packed.matmul(x.clone());
+            let grads = (y.clone() * g).sum().backward();
+            let dx = x.grad(&grads).expect("x is tracked");
+
+            let xr = Tensor::<2>::from_data(TensorData::new(xs.clone(), [m, cols]), ref_dev)
+                .require_grad();
+            let gr = Tensor::<2>::from_data(TensorData::new(gs.clone(), [m, rows]), ref_dev);
+            let w = Packed4::from_host(&host, ref_dev).dequantize();
+            let yr = xr.clone().matmul(w.clone().transpose());
+            let grads_r = (yr.clone() * gr.clone()).sum().backward();
+            let dxr = xr.grad(&grads_r).expect("x is tracked");
+
+            let y_sums = values(
+                xr.clone()
+                    .inner()
+                    .abs()
+                    .matmul(w.clone().abs().transpose().inner()),
+            );
+            let dx_sums = values(gr.inner().abs().matmul(w.abs().inner()));
+            let what = format!("{rows}x{cols}/{bs} nested={nested}");
+            assert_close_sums(
+                &values(y.inner()),
+                &values(yr.inner()),
+                &y_sums,
+                cols,
+                &format!("y {what}"),
+            );
+            assert_close_sums(
+                &values(dx),
+                &values(dxr),
+                &dx_sums,
+                rows,
+                &format!("dx {what}"),
+            );
+        }
+    }
+}
+
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod gpu {
+    use super::*;
+
+    /// CUDA when built with `cuda` (scripts/gpu-check.sh), else wgpu (lavapipe in CI).
+    fn gpu() -> Device {
+        #[cfg(feature = "cuda")]
+        return Device::cuda(0usize);
+        #[cfg(not(feature = "cuda"))]
+        return Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    }
+
+    #[test]
+    fn dequantize_kernel_equals_reference() {
+        for (i, &(r, c, bs)) in SHAPES.iter().enumerate() {
+            let case = Case::new(r, c, bs, 21 + i as u64);
+            for nested in [false, true] {
+                let host = case.host(nested);
+                let got = values(Packed4::from_host(&host, &gpu()).dequantize());
+                let want = values(Packed4::from_host(&host, &Device::flex()).dequantize());
+                assert_eq!(bits(&got), bits(&want), "{r}x{c}/{bs} nested={nested}");
+            }
+        }
+    }
+
+    #[test]
+    fn absmax_kernel_equals_reference() {
+        let case = Case::new(70, 1000, 64, 9);
+        let got = values1(Packed4::from_host(&case.host(true), &gpu()).absmax());
+        let want = values1(Packed4::from_host(&case.host(true), &Device::flex()).absmax());
+        assert_eq!(bits(&got), bits(&want));
+    }
+
+    #[test]
+    fn matmul_kernels_and_custom_backward_equal_the_reference() {
+        check_backward(&gpu().autodiff(), &Device::flex().autodiff());
+    }
+
+    #[test]
+    fn input_grad_kernel_equals_reference() {
+        for (i, &(rows, cols, bs)) in SHAPES.iter().enumerate() {
+            let case = Case::new(rows, cols, bs, 31 + i as u64);
+            let dys = Rng(3).floats(2 * 4 * rows, -1.0, 1.0);
+            let run = |device: &Device| {
+                let dy = Tensor::<3>::from_data(TensorData::new(dys.clone(), [2, 4, rows]), device);
+                let dx = Packed4::from_host(&case.host(false), device).matmul_input_grad(dy);
+                dx.into_data().try_to_vec::<f32>().expect("f32")
+            };
+            let w = Packed4::from_host(&case.host(false), &Device::flex()).dequantize();
+            let dy =
+                Tensor::<2>::from_data(TensorData::new(dys.clone(), [8, rows]), &Device::flex());
+            let sums = values(dy.abs().matmul(w.abs()));
+            assert_close_sums(&run(&gpu()), &run(&Device::flex()), &sums, rows, "dx");
+        }
+    }
+}
