@@ -94,5 +94,4 @@ fn score(opts: &crate::bench::score::Options) -> miette::Result<()> {
         outcome.max_abs_diff, outcome.greedy_mismatches, outcome.requests, outcome.reference_passes
     );
     Ok(())
-        Which::Quant(a) => crate::bench::quant::run(&a)?,
 }

@@ -88,12 +88,3 @@ pub fn main() -> ExitCode {
         }
     }
 }
-
-/// Reports a subcommand that this build does not have yet.
-pub(crate) fn unavailable(name: &str) -> miette::Result<ExitCode> {
-    Err(miette::miette!(
-        code = "lpipe::E000",
-        help = "see the README for the subcommands implemented so far",
-        "`lpipe {name}` is not implemented yet"
-    ))
-}

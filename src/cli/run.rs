@@ -1,12 +1,75 @@
-//! `lpipe run`.
+//! `lpipe run`: execute a pipeline (every sweep point, or one with `--point`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::check::check_file;
+use crate::cli::check::print_diagnostics;
+use crate::exec::{RunOptions, run_pipeline};
 
 /// Arguments of `lpipe run`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// The pipeline file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Override a key before running (`--set lora.r=16`); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Run only this sweep point (0-based, as `lpipe plan` numbers them).
+    #[arg(long)]
+    pub point: Option<usize>,
+    /// Re-run runs that already finished.
+    #[arg(long)]
+    pub force: bool,
+    /// Continue interrupted runs from their newest checkpoint (the default; kept for clarity).
+    #[arg(long)]
+    pub resume: bool,
+    /// Evaluation data directory (the `../shared/data` layout) for eval stages that name none.
+    #[arg(long, default_value = "../shared/data")]
+    pub data_dir: PathBuf,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
 
 /// Runs `lpipe run`.
-pub fn run(_args: Args) -> miette::Result<ExitCode> {
-    super::unavailable("run")
+pub fn run(args: Args) -> miette::Result<ExitCode> {
+    let checked = check_file(&args.file, &args.sets);
+    print_diagnostics(&checked.diagnostics);
+    let Some(pipeline) = checked.pipeline else {
+        return Ok(ExitCode::from(super::EXIT_DIAGNOSTICS));
+    };
+    // The first Ctrl-C asks the trainer to checkpoint and stop; a second one exits at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nlpipe: stopping after this step (Ctrl-C again to abort without a checkpoint)");
+    });
+    let opts = RunOptions {
+        point: args.point,
+        force: args.force,
+        data_dir: args.data_dir,
+        progress: !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let outcomes = run_pipeline(&pipeline, &opts, &stop)?;
+    for o in &outcomes {
+        let state = if o.skipped {
+            "already finished"
+        } else if o.interrupted {
+            "interrupted (resumable)"
+        } else {
+            "finished"
+        };
+        eprintln!("lpipe: run `{}` {state}: {}", o.name, o.dir.display());
+    }
+    if outcomes.iter().any(|o| o.interrupted) {
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -23,6 +23,11 @@ pub enum ExecError {
     #[diagnostic(transparent)]
     Data(#[from] crate::data::error::DataError),
 
+    /// Quantizing the base failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Quant(#[from] crate::quant::error::QuantError),
+
     /// Training failed.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -72,8 +72,11 @@ pub fn run(model: &Llama, eval: &ir::Eval, inputs: &EvalInputs) -> Result<EvalOu
         }
     } else {
         let plan = resolve(&specs)?;
-        let mut opts =
-            EvalOptions::new(eval.data_dir.clone().unwrap_or_else(|| inputs.data_dir.clone()));
+        let mut opts = EvalOptions::new(
+            eval.data_dir
+                .clone()
+                .unwrap_or_else(|| inputs.data_dir.clone()),
+        );
         opts.limit = eval.limit.map(|l| l as usize);
         opts.seed = eval.limit.map(|_| eval.seed);
         opts.docs_per_call = (eval.batch_size as usize).max(1);

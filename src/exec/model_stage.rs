@@ -114,7 +114,9 @@ fn identity(path: &Path) -> Result<String, ExecError> {
     let mut parts = Vec::new();
     let entries = std::fs::read_dir(path).map_err(|e| ExecError::write(path, e))?;
     for entry in entries.flatten() {
-        let meta = entry.metadata().map_err(|e| ExecError::write(entry.path(), e))?;
+        let meta = entry
+            .metadata()
+            .map_err(|e| ExecError::write(entry.path(), e))?;
         parts.push(format!(
             "{}:{}",
             entry.file_name().to_string_lossy(),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use burn::module::Module;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -142,11 +143,35 @@ pub fn run_one(
         cfg.model.device,
         t.elapsed().as_secs_f64()
     ));
-    if cfg.quantize.is_some() {
-        return Err(ExecError::Unsupported {
-            what: "4-bit quantization of the base model is not wired into `lpipe run` yet".into(),
-            help: "remove the `quantize` block to train a 16/32-bit LoRA".into(),
-        });
+    let mut base = base;
+    if let Some(q) = &cfg.quantize {
+        // QLoRA: the frozen base goes 4-bit (cached by content hash, so a sweep quantizes once).
+        let mut q = q.clone();
+        if q.modules.is_empty() {
+            q.modules = crate::model::quantize::default_modules();
+        }
+        let t = Instant::now();
+        let model = base.loaded.model.clone();
+        let (model, report) = crate::model::quantize::quantize_llama(
+            model,
+            &q,
+            Some(&crate::cache::cache_dir()),
+            &base.device,
+        )?;
+        base.loaded.model = model;
+        log(format!(
+            "quantize: {} {} linears, {} → {} bytes ({}) in {:.1}s",
+            report.modules.len(),
+            q.kind.name(),
+            report.dense_bytes,
+            report.packed_bytes,
+            if report.cache_hit {
+                "cached"
+            } else {
+                "quantized"
+            },
+            t.elapsed().as_secs_f64()
+        ));
     }
 
     // 2. dataset
@@ -224,6 +249,8 @@ pub fn run_one(
         let tcfg = train_stage::config(train, steps, pad)?;
         let adapter_cfg =
             train_stage::adapter_config(lora, &base.loaded.path.display().to_string());
+        // LoRA init and dropout draw from the device's generator: seeded, runs repeat exactly.
+        base.device.seed(train.seed);
         let mut model = LlamaLora::new(base.loaded.model.clone(), adapter_cfg, &base.device)?;
         let trainable: usize = model
             .model
@@ -253,10 +280,9 @@ pub fn run_one(
                 Event::Eval { step, val_loss } => {
                     bar.println(format!("step {step}: validation loss {val_loss:.4}"))
                 }
-                Event::Resumed { step, path } => bar.println(format!(
-                    "resumed at step {step} from {}",
-                    path.display()
-                )),
+                Event::Resumed { step, path } => {
+                    bar.println(format!("resumed at step {step} from {}", path.display()))
+                }
                 Event::Checkpoint { .. } => {}
             }
         };

@@ -1,31 +1,25 @@
-//! The Burn model as an evaluation [`Scorer`]: requests are packed into right-padded batches and
-//! only the positions that predict continuation tokens go through the output head.
+//! The Burn model as an evaluation [`Scorer`]. Work is shared the way the requests share text:
+//! the prefix common to a whole call (TruthfulQA's six-question primer, MMLU's few-shot block) runs
+//! once, each document's context runs once on a copy of that cache, and all continuations of a
+//! document run as one right-padded batch on copies of the context's cache. Only positions that
+//! predict continuation tokens go through the output head.
 
-use crate::eval::{LogLikelihood, Request, Scorer};
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::eval::{LogLikelihood, Request, Scorer, context_groups, shared_prefix_len};
 use crate::model::error::ModelError;
-use crate::model::score::score_batch;
-use crate::nn::Llama;
+use crate::model::score::{check_ids, log_prob, score_batch};
+use crate::nn::{KvCache, Llama};
 
 /// Scores requests with a loaded model (base, or base + adapter).
 pub struct ModelScorer<'m> {
     model: &'m Llama,
-    /// Upper bound on padded tokens per forward pass; keeps activations small on CPU.
-    token_budget: usize,
 }
 
 impl<'m> ModelScorer<'m> {
-    /// A scorer over `model` with a default batch budget of 2048 padded tokens.
+    /// A scorer over `model` (call `valid()` on a training model first).
     pub fn new(model: &'m Llama) -> Self {
-        ModelScorer {
-            model,
-            token_budget: 2048,
-        }
-    }
-
-    /// Sets the padded-token budget of one forward pass.
-    pub fn with_token_budget(mut self, tokens: usize) -> Self {
-        self.token_budget = tokens.max(1);
-        self
+        ModelScorer { model }
     }
 }
 
@@ -34,46 +28,139 @@ impl Scorer for ModelScorer<'_> {
 
     fn loglikelihood(&mut self, requests: &[Request]) -> Result<Vec<LogLikelihood>, ModelError> {
         let max_len = self.model.max_seq_len();
-        // lm-evaluation-harness keeps the last `max_len + 1` tokens of context + continuation.
-        let inputs: Vec<(Vec<u32>, &[u32])> = requests
-            .iter()
-            .map(|r| {
-                let whole = r.context.len() + r.continuation.len();
-                let keep_ctx = r
-                    .context
-                    .len()
-                    .saturating_sub(whole.saturating_sub(max_len + 1));
-                let ctx = r.context[r.context.len() - keep_ctx..].to_vec();
-                (ctx, r.continuation.as_slice())
-            })
-            .collect();
-        // Longest first so each batch pads little; answers go back in request order.
-        let mut order: Vec<usize> = (0..inputs.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(inputs[i].0.len() + inputs[i].1.len()));
-        let mut out = vec![
-            LogLikelihood {
-                logprob: 0.0,
-                is_greedy: false
-            };
-            requests.len()
-        ];
-        let mut start = 0;
-        while start < order.len() {
-            let width = inputs[order[start]].0.len() + inputs[order[start]].1.len();
-            let rows = (self.token_budget / width.max(1)).max(1);
-            let batch = &order[start..(start + rows).min(order.len())];
-            let pairs: Vec<(&[u32], &[u32])> = batch
-                .iter()
-                .map(|&i| (inputs[i].0.as_slice(), inputs[i].1))
-                .collect();
-            for (&i, score) in batch.iter().zip(score_batch(self.model, &pairs)?) {
-                out[i] = LogLikelihood {
-                    logprob: score.sum,
-                    is_greedy: score.greedy,
-                };
-            }
-            start += batch.len();
+        let fits = |r: &Request| r.context.len() + r.continuation.len() <= max_len + 1;
+        if requests.iter().any(|r| !fits(r) || r.context.is_empty()) {
+            return self.unshared(requests);
+        }
+        for r in requests {
+            check_ids(self.model, &r.context)?;
+            check_ids(self.model, &r.continuation)?;
+        }
+        // Keep at least one context token per document so its last position is computed here.
+        let min_ctx = requests.iter().map(|r| r.context.len()).min().unwrap_or(1);
+        let prefix = shared_prefix_len(requests).min(min_ctx - 1);
+        let mut base = self.model.new_cache();
+        if let Some(first) = requests.first().filter(|_| prefix > 0) {
+            self.model.forward_hidden(
+                self.ids(&first.context[..prefix], 1, prefix),
+                Some(&mut base),
+            );
+        }
+        let mut out = Vec::with_capacity(requests.len());
+        for group in context_groups(requests) {
+            out.extend(self.group(&requests[group], prefix, &base)?);
         }
         Ok(out)
     }
+}
+
+impl ModelScorer<'_> {
+    /// Requests sharing one context: the context once, then every continuation in one batch.
+    fn group(
+        &self,
+        reqs: &[Request],
+        prefix: usize,
+        base: &KvCache,
+    ) -> Result<Vec<LogLikelihood>, ModelError> {
+        let ctx = &reqs[0].context[prefix..];
+        let mut cache = base.clone();
+        let hidden = self
+            .model
+            .forward_hidden(self.ids(ctx, 1, ctx.len()), Some(&mut cache));
+        let [_, s, d] = hidden.dims();
+        let last = self
+            .model
+            .lm_head
+            .forward(hidden.slice([0..1, s - 1..s, 0..d]).reshape([1, d]));
+        let first_row = read(last)?;
+        let mut answers: Vec<(f64, bool)> = reqs
+            .iter()
+            .map(|r| log_prob(&first_row, r.continuation[0] as usize))
+            .collect();
+
+        // Continuation tokens after the first, predicted by the continuation's own positions.
+        let width = reqs
+            .iter()
+            .map(|r| r.continuation.len() - 1)
+            .max()
+            .unwrap_or(0);
+        if width > 0 {
+            let n = reqs.len();
+            let mut ids = Vec::with_capacity(n * width);
+            let mut rows = Vec::new();
+            for (i, r) in reqs.iter().enumerate() {
+                let fed = &r.continuation[..r.continuation.len() - 1];
+                ids.extend(fed.iter().chain(std::iter::repeat_n(&0, width - fed.len())));
+                rows.extend((0..fed.len()).map(|j| (i * width + j) as i64));
+            }
+            let mut batch = broadcast(&cache, n);
+            let hidden = self
+                .model
+                .forward_hidden(self.ids(&ids, n, width), Some(&mut batch));
+            let device = hidden.device();
+            let index =
+                Tensor::<1, Int>::from_data(TensorData::new(rows.clone(), [rows.len()]), &device);
+            let picked = hidden.reshape([n * width, d]).select(0, index);
+            let logits = read(self.model.lm_head.forward(picked))?;
+            let vocab = logits.len() / rows.len().max(1);
+            let mut row = 0;
+            for (i, r) in reqs.iter().enumerate() {
+                for &tok in &r.continuation[1..] {
+                    let (lp, top) = log_prob(&logits[row * vocab..(row + 1) * vocab], tok as usize);
+                    answers[i].0 += lp;
+                    answers[i].1 &= top;
+                    row += 1;
+                }
+            }
+        }
+        Ok(answers
+            .into_iter()
+            .map(|(logprob, is_greedy)| LogLikelihood { logprob, is_greedy })
+            .collect())
+    }
+
+    /// Requests that need the harness's left truncation: scored one padded batch at a time.
+    fn unshared(&self, requests: &[Request]) -> Result<Vec<LogLikelihood>, ModelError> {
+        let max_len = self.model.max_seq_len();
+        let mut out = Vec::with_capacity(requests.len());
+        for r in requests {
+            let (input, first) = r.model_input(max_len);
+            let ctx = &input[..first + 1];
+            let score = score_batch(self.model, &[(ctx, &r.continuation)])?;
+            let s = score.first().ok_or_else(|| ModelError::Input {
+                what: "nothing was scored".into(),
+            })?;
+            out.push(LogLikelihood {
+                logprob: s.sum,
+                is_greedy: s.greedy,
+            });
+        }
+        Ok(out)
+    }
+
+    fn ids(&self, ids: &[u32], rows: usize, len: usize) -> Tensor<2, Int> {
+        let data: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+        Tensor::from_data(
+            TensorData::new(data, [rows, len]),
+            &self.model.embed_tokens.device(),
+        )
+    }
+}
+
+/// The cache of one sequence repeated for `n` rows.
+fn broadcast(cache: &KvCache, n: usize) -> KvCache {
+    let mut out = cache.clone();
+    for layer in &mut out.layers {
+        layer.k = layer.k.take().map(|k| k.repeat_dim(0, n));
+        layer.v = layer.v.take().map(|v| v.repeat_dim(0, n));
+    }
+    out
+}
+
+fn read(t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| ModelError::Input {
+            what: format!("cannot read logits: {e:?}"),
+        })
 }
