@@ -27,6 +27,10 @@ pub struct Args {
     /// Leave out standard errors.
     #[arg(long)]
     pub no_stderr: bool,
+    /// Also write SVG and PNG figures (loss curves, each metric against each swept value) into
+    /// DIR (default: `figures/` inside the first path).
+    #[arg(long, num_args = 0..=1, value_name = "DIR")]
+    pub plot: Option<Option<PathBuf>>,
 }
 
 /// Runs `lpipe report`.
@@ -39,6 +43,19 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         args.format == Format::Csv,
     );
     print!("{}", table.render(args.format));
+    if let Some(dir) = &args.plot {
+        let out = match dir {
+            Some(d) => d.clone(),
+            None => args
+                .runs
+                .first()
+                .map(|r| r.join("figures"))
+                .unwrap_or_else(|| PathBuf::from("figures")),
+        };
+        for path in crate::sweep::plot_runs(&args.runs, &out)? {
+            eprintln!("wrote {}", path.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
