@@ -29,7 +29,10 @@ impl Scorer for ModelScorer<'_> {
     fn loglikelihood(&mut self, requests: &[Request]) -> Result<Vec<LogLikelihood>, ModelError> {
         let max_len = self.model.max_seq_len();
         let fits = |r: &Request| r.context.len() + r.continuation.len() <= max_len + 1;
-        if requests.iter().any(|r| !fits(r) || r.context.is_empty()) {
+        if requests
+            .iter()
+            .any(|r| !fits(r) || r.context.is_empty() || r.continuation.is_empty())
+        {
             return self.unshared(requests);
         }
         for r in requests {
