@@ -71,3 +71,32 @@ fn blank_lines_are_kept_but_not_doubled() {
     );
     assert_eq!(fmt(""), "");
 }
+
+#[test]
+fn a_blank_line_after_a_comment_is_kept() {
+    assert_eq!(
+        fmt("# header\n\nname = \"x\"\n# about r\nr = 8\n"),
+        "# header\n\nname = \"x\"\n# about r\nr = 8\n"
+    );
+}
+
+#[test]
+fn nested_long_lists_break_and_keep_their_comments() {
+    let inner: Vec<String> = (0..12).map(|i| format!("paradigm_number_{i}")).collect();
+    let text = format!(
+        "tasks = [mmlu_x,\n  # five BLiMP paradigms\n  blimp(paradigms = [{}]), # trailing\n]\n",
+        inner.join(", ")
+    );
+    let out = fmt(&text);
+    assert!(
+        out.starts_with(
+            "tasks = [\n  mmlu_x,\n  # five BLiMP paradigms\n  blimp(\n    paradigms = [\n      paradigm_number_0,\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("      paradigm_number_11,\n    ],\n  ),\n"),
+        "{out}"
+    );
+    assert!(out.contains("# trailing"), "{out}");
+}

@@ -1,6 +1,7 @@
 //! AST → canonical text for `lpipe fmt`: two-space indents, one item per line, `key = value`
 //! spacing, a blank line around top-level blocks, at most one blank line kept elsewhere, and
-//! every comment kept (a comment inside a value moves to the line above it).
+//! every comment kept (a comment inside a one-line value moves to the line above it; in a list
+//! broken over lines it stays above its element).
 
 use crate::syntax::ast::{Block, Comment, Expr, ExprKind, File, Item};
 
@@ -132,30 +133,59 @@ impl Formatter<'_> {
             .get(self.next)
             .map_or(start, |c| c.span.start.min(start));
         let blank = force_blank || self.has_blank_line(self.last_end, first);
+        let before = self.next;
         self.leading(start, indent, blank);
+        let commented = self.next > before;
         match item {
             Item::Assign(a) => {
-                // Comments inside the value cannot stay inside a one-line value: move them above.
-                self.moved(a.span.end, indent);
-                let one_line = format!("{} = {}", a.key.dotted(), format_expr(&a.value));
-                match &a.value.kind {
-                    // A list too long for one line gets one element per line.
-                    ExprKind::List(items)
-                        if !items.is_empty()
-                            && 2 * indent + one_line.chars().count() > MAX_WIDTH =>
-                    {
-                        self.line(indent, &format!("{} = [", a.key.dotted()));
-                        for item in items {
-                            self.line(indent + 1, &format!("{},", format_expr(item)));
-                        }
-                        self.line(indent, "]");
-                    }
-                    _ => self.line(indent, &one_line),
+                // A blank line between an item's comments and the item itself is kept.
+                if commented && self.has_blank_line(self.last_end, start) {
+                    self.blank();
                 }
+                self.value(&format!("{} = ", a.key.dotted()), &a.value, indent, "");
                 self.last_end = a.span.end;
                 self.trailing();
             }
             Item::Block(b) => self.block(b, indent),
+        }
+    }
+
+    /// Writes `prefix value suffix`, breaking lists (and calls holding lists) that do not fit.
+    fn value(&mut self, prefix: &str, expr: &Expr, indent: usize, suffix: &str) {
+        let one_line = format!("{prefix}{}{suffix}", format_expr(expr));
+        if 2 * indent + one_line.chars().count() <= MAX_WIDTH || !breakable(expr) {
+            // Comments inside a one-line value cannot stay inside it: move them above.
+            self.moved(expr.span.end, indent);
+            self.line(indent, &one_line);
+            return;
+        }
+        match &expr.kind {
+            ExprKind::List(items) => {
+                self.line(indent, &format!("{prefix}["));
+                for item in items {
+                    self.moved(item.span.start, indent + 1);
+                    self.value("", item, indent + 1, ",");
+                }
+                self.moved(expr.span.end, indent + 1);
+                self.line(indent, &format!("]{suffix}"));
+            }
+            ExprKind::Call { name, args } => {
+                self.line(indent, &format!("{prefix}{}(", name.node));
+                for arg in args {
+                    let key = arg
+                        .name
+                        .as_ref()
+                        .map_or(String::new(), |n| format!("{} = ", n.node));
+                    self.moved(arg.value.span.start, indent + 1);
+                    self.value(&key, &arg.value, indent + 1, ",");
+                }
+                self.moved(expr.span.end, indent + 1);
+                self.line(indent, &format!("){suffix}"));
+            }
+            _ => {
+                self.moved(expr.span.end, indent);
+                self.line(indent, &one_line);
+            }
         }
     }
 
@@ -190,6 +220,15 @@ impl Formatter<'_> {
         self.line(indent, "}");
         self.last_end = b.span.end;
         self.trailing();
+    }
+}
+
+/// A value the formatter can spread over several lines: a non-empty list, or a call with a list inside.
+fn breakable(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::List(items) => !items.is_empty(),
+        ExprKind::Call { args, .. } => args.iter().any(|a| breakable(&a.value)),
+        _ => false,
     }
 }
 
