@@ -37,7 +37,7 @@ pub mod tasks;
 pub use doc::{Doc, Scoring};
 pub use error::{EvalError, Result};
 pub use prefix::gguf_prefix_token;
-pub use progress::progress_bar;
+pub use progress::{progress_bar, progress_log};
 pub use registry::{Group, Plan, TaskSpec, resolve};
 pub use request::{LogLikelihood, Request, encode_doc, encode_pair};
 pub use results::{EvalReport, SampleRecord, TaskScore};

@@ -35,3 +35,25 @@ pub fn progress_bar() -> impl FnMut(&Progress) {
         }
     }
 }
+
+/// A progress callback for logs (stderr not a terminal): one line per finished task, with its time.
+pub fn progress_log() -> impl FnMut(&Progress) {
+    let mut started = std::time::Instant::now();
+    let mut reported: Option<String> = None;
+    move |p: &Progress| {
+        if p.docs_done == 0 {
+            started = std::time::Instant::now();
+        }
+        if p.docs_done >= p.docs_total && reported.as_deref() != Some(p.task) {
+            eprintln!(
+                "lpipe: eval [{}/{}] {}: {} docs in {:.1}s",
+                p.task_index + 1,
+                p.task_count,
+                p.task,
+                p.docs_total,
+                started.elapsed().as_secs_f64()
+            );
+            reported = Some(p.task.to_string());
+        }
+    }
+}

@@ -91,7 +91,13 @@ pub fn run(model: &Llama, eval: &ir::Eval, inputs: &EvalInputs) -> Result<EvalOu
                 &mut crate::eval::progress_bar(),
             )?
         } else {
-            evaluate(&mut scorer, inputs.tokenizer, &plan, &opts, &mut |_| {})?
+            evaluate(
+                &mut scorer,
+                inputs.tokenizer,
+                &plan,
+                &opts,
+                &mut crate::eval::progress_log(),
+            )?
         }
     };
     for task in &eval.tasks {

@@ -2,7 +2,8 @@
 //! the prefix common to a whole call (TruthfulQA's six-question primer, MMLU's few-shot block) runs
 //! once, each document's context runs once on a copy of that cache, and all continuations of a
 //! document run as one right-padded batch on copies of the context's cache. Only positions that
-//! predict continuation tokens go through the output head.
+//! predict continuation tokens go through the output head. The shared prefix's cache is kept between
+//! calls, so a primer common to every call of a task (and to the next task) runs once per stage.
 
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -14,12 +15,17 @@ use crate::nn::{KvCache, Llama};
 /// Scores requests with a loaded model (base, or base + adapter).
 pub struct ModelScorer<'m> {
     model: &'m Llama,
+    /// The last call's shared prefix and its cache.
+    prefix: Option<(Vec<u32>, KvCache)>,
 }
 
 impl<'m> ModelScorer<'m> {
     /// A scorer over `model` (call `valid()` on a training model first).
     pub fn new(model: &'m Llama) -> Self {
-        ModelScorer { model }
+        ModelScorer {
+            model,
+            prefix: None,
+        }
     }
 }
 
@@ -42,13 +48,10 @@ impl Scorer for ModelScorer<'_> {
         // Keep at least one context token per document so its last position is computed here.
         let min_ctx = requests.iter().map(|r| r.context.len()).min().unwrap_or(1);
         let prefix = shared_prefix_len(requests).min(min_ctx - 1);
-        let mut base = self.model.new_cache();
-        if let Some(first) = requests.first().filter(|_| prefix > 0) {
-            self.model.forward_hidden(
-                self.ids(&first.context[..prefix], 1, prefix),
-                Some(&mut base),
-            );
-        }
+        let base = match requests.first() {
+            Some(first) => self.prefix_cache(&first.context[..prefix]),
+            None => self.model.new_cache(),
+        };
         let mut out = Vec::with_capacity(requests.len());
         for group in context_groups(requests) {
             out.extend(self.group(&requests[group], prefix, &base)?);
@@ -58,6 +61,27 @@ impl Scorer for ModelScorer<'_> {
 }
 
 impl ModelScorer<'_> {
+    /// The cache after `ids`, reusing as much of the previous call's prefix as agrees with it.
+    fn prefix_cache(&mut self, ids: &[u32]) -> KvCache {
+        let (mut cache, done) = match &self.prefix {
+            Some((old, cache)) => {
+                let common = old.iter().zip(ids).take_while(|(a, b)| a == b).count();
+                (cache.truncated(common), common)
+            }
+            None => (self.model.new_cache(), 0),
+        };
+        if done == 0 {
+            cache = self.model.new_cache();
+        }
+        if ids.len() > done {
+            let rest = &ids[done..];
+            self.model
+                .forward_hidden(self.ids(rest, 1, rest.len()), Some(&mut cache));
+        }
+        self.prefix = Some((ids.to_vec(), cache.clone()));
+        cache
+    }
+
     /// Requests sharing one context: the context once, then every continuation in one batch.
     fn group(
         &self,
@@ -166,4 +190,60 @@ fn read(t: Tensor<2>) -> Result<Vec<f32>, ModelError> {
         .map_err(|e| ModelError::Input {
             what: format!("cannot read logits: {e:?}"),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use burn::tensor::Device;
+
+    use super::*;
+    use crate::model::score::score;
+    use crate::nn::LlamaConfig;
+    use crate::nn::init::InitOptions;
+
+    fn request(context: &[u32], continuation: &[u32]) -> Request {
+        Request {
+            context: Arc::from(context),
+            continuation: continuation.to_vec(),
+        }
+    }
+
+    /// Calls whose shared prefixes grow, shrink, change and vanish give what scoring each request
+    /// alone gives: the kept prefix cache never leaks into a call it does not belong to.
+    #[test]
+    fn the_prefix_kept_between_calls_changes_no_score() {
+        let config = LlamaConfig::new(50, 32, 48, 2, 4, 2, 8).with_max_seq_len(32);
+        let model = config.init_random(InitOptions { native_gqa: true }, &Device::flex());
+        let calls = vec![
+            vec![
+                request(&[1, 2, 3, 4, 5, 6], &[7, 8]),
+                request(&[1, 2, 3, 4, 9], &[10]),
+            ],
+            // Same primer, longer common part.
+            vec![
+                request(&[1, 2, 3, 4, 5, 11], &[12, 13, 14]),
+                request(&[1, 2, 3, 4, 5, 11], &[15]),
+            ],
+            // Shorter common part.
+            vec![request(&[1, 2, 20], &[21]), request(&[1, 2, 22, 23], &[24])],
+            // Nothing in common with the last call.
+            vec![request(&[30, 31, 32], &[33]), request(&[30, 34], &[35, 36])],
+            vec![request(&[1], &[2, 3])],
+        ];
+        let mut scorer = ModelScorer::new(&model);
+        for call in &calls {
+            let got = scorer.loglikelihood(call).unwrap();
+            for (r, g) in call.iter().zip(&got) {
+                let want = score(&model, &r.context, &r.continuation).unwrap();
+                // Same arithmetic up to the order of f32 sums in attention and matmuls.
+                assert!(
+                    (g.logprob - want.sum).abs() < 1e-4,
+                    "{r:?}: {g:?} vs {want:?}"
+                );
+                assert_eq!(g.is_greedy, want.greedy, "{r:?}");
+            }
+        }
+    }
 }

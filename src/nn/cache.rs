@@ -28,6 +28,30 @@ impl KvCache {
             len: 0,
         }
     }
+
+    /// The cache of the first `len` positions (`len` beyond the cache keeps it whole).
+    pub fn truncated(&self, len: usize) -> Self {
+        if len >= self.len {
+            return self.clone();
+        }
+        let cut = |t: &Option<Tensor<4>>| {
+            t.as_ref().map(|t| {
+                let [b, h, _, d] = t.dims();
+                t.clone().slice([0..b, 0..h, 0..len, 0..d])
+            })
+        };
+        Self {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerCache {
+                    k: cut(&l.k),
+                    v: cut(&l.v),
+                })
+                .collect(),
+            len,
+        }
+    }
 }
 
 impl LayerCache {
