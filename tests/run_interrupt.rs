@@ -243,6 +243,7 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
     // The tokens came from the plan's cache entry.
     assert!(stderr.contains("Hit("), "{stderr}");
     let stopped = steps_done(&run_dir);
+    eprintln!("SIGINT after {stopped} of {STEPS} optimizer steps");
     assert!(
         (1..STEPS).contains(&stopped),
         "stopped after {stopped} of {STEPS} steps: make the run longer\n{stderr}"

@@ -112,7 +112,8 @@ pub fn length_stats(report: &LengthReport, all_runs: bool) -> String {
     let runs = if all_runs {
         String::new()
     } else {
-        format!(" of {}", report.runs.join(", "))
+        let plural = if report.runs.len() == 1 { "" } else { "s" };
+        format!(" for run{plural} {}", report.runs.join(", "))
     };
     let l = match &report.outcome {
         Outcome::Skipped { reason } => return format!("length stats{runs}: skipped ({reason})\n"),
