@@ -328,3 +328,61 @@ fn the_tokenizer_key_must_be_a_path_string() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn checkpoint_tokenizer_is_found_without_reading_weights() {
+    let dir = temp("hfdir");
+    let ckpt = dir.join("ckpt");
+    std::fs::create_dir_all(&ckpt).unwrap();
+    // Garbage weights: planning must never open them.
+    std::fs::write(ckpt.join("model.safetensors"), b"not safetensors").unwrap();
+    std::fs::copy(fixture_tokenizer(), ckpt.join("tokenizer.model")).unwrap();
+    let model = |tokenizer: Option<PathBuf>| lpipe::ir::Model {
+        source: lpipe::ir::ModelSource::Local(ckpt.clone()),
+        arch: Some("tiny".into()),
+        precision: lpipe::ir::Precision::F32,
+        device: lpipe::ir::Device::Cpu,
+        device_memory: None,
+        tokenizer,
+    };
+    use lpipe::plan::lengths::locate_tokenizer;
+    assert_eq!(
+        locate_tokenizer(&model(None), &dir),
+        Ok(ckpt.join("tokenizer.model"))
+    );
+    // `lpipe run` prefers tokenizer.json beside the weights; so does the plan.
+    std::fs::write(ckpt.join("tokenizer.json"), "{}").unwrap();
+    assert_eq!(
+        locate_tokenizer(&model(None), &dir),
+        Ok(ckpt.join("tokenizer.json"))
+    );
+    std::fs::remove_file(ckpt.join("tokenizer.json")).unwrap();
+    // The explicit key wins over the checkpoint's files.
+    let explicit = dir.join("other.model");
+    std::fs::copy(fixture_tokenizer(), &explicit).unwrap();
+    assert_eq!(
+        locate_tokenizer(&model(Some(explicit.clone())), &dir),
+        Ok(explicit)
+    );
+
+    let file = pipeline(
+        &dir,
+        "arithmetic(count = 30)",
+        "  source = \"ckpt\"\n  arch = tiny",
+    );
+    let out = plan(&file, &dir, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = section(&out.stdout);
+    assert!(
+        got.starts_with(&format!(
+            "length stats (tokens of template prompt + response, without BOS/EOS; tokenizer {}):\n  30 examples: ",
+            ckpt.join("tokenizer.model").display()
+        )),
+        "{got}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
