@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use lpipe::check::check_file;
+use sha2::{Digest, Sha256};
 
 fn temp(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("lpipe-plan-{tag}-{}", std::process::id()));
@@ -384,5 +385,37 @@ fn checkpoint_tokenizer_is_found_without_reading_weights() {
         )),
         "{got}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn large_tokenizer_files_have_their_hash_remembered() {
+    let Some(gguf) = lpipe::cache::smollm2_gguf() else {
+        println!("skipped: model not cached (scripts/fetch-model.sh)");
+        return;
+    };
+    let dir = temp("memo");
+    let file = pipeline(
+        &dir,
+        "arithmetic(count = 20)",
+        &format!("  source = \"{}\"\n  arch = smollm2_135m", gguf.display()),
+    );
+    let first = plan(&file, &dir, &[]);
+    assert!(first.status.success());
+    let memos: Vec<PathBuf> = std::fs::read_dir(dir.join("hashes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(memos.len(), 1);
+    // The remembered digest is the file's SHA-256 (as recorded when the wheel was fetched).
+    let memo = std::fs::read_to_string(&memos[0]).unwrap();
+    let digest = memo.lines().last().unwrap();
+    let expected: String = Sha256::digest(std::fs::read(&gguf).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(digest, expected);
+    let second = plan(&file, &dir, &[]);
+    assert!(section(&second.stdout).contains(", cached):"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

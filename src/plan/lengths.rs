@@ -128,7 +128,7 @@ pub fn measure_one(
     }
     let tokenizer = crate::tokenizer::load(&tokenizer_path)?;
     // The identity `lpipe run` gives the same file, so both find one cache entry.
-    let tokenizer_id = model_stage::identity(&tokenizer_path)?;
+    let tokenizer_id = identity(&tokenizer_path, cache_root)?;
     let config = data_stage::config(dataset, base_dir, &*tokenizer)?;
     let prepared = prepare(&config, &*tokenizer, &tokenizer_id, cache_root)?;
     let bos = config.tokenize.add_bos && tokenizer.bos_id().is_some();
@@ -204,6 +204,47 @@ pub fn locate_tokenizer(model: &ir::Model, base_dir: &Path) -> Result<PathBuf, S
         }
     }
     Ok(checkpoint)
+}
+
+/// Files at least this large have their SHA-256 remembered between plans.
+const MEMO_BYTES: u64 = 64 << 20;
+
+/// [`model_stage::identity`], remembered under `<cache>/hashes/` for large files (a GGUF's
+/// tokenizer lives in a multi-gigabyte file; hashing it on every plan would cost seconds). The
+/// memo is keyed by path, size and modification time, so a changed file is hashed again.
+fn identity(path: &Path, cache_root: Option<&Path>) -> Result<String, ExecError> {
+    let meta = std::fs::metadata(path).ok().filter(|m| m.is_file());
+    let (Some(root), Some(meta)) = (cache_root, meta) else {
+        return model_stage::identity(path);
+    };
+    if meta.len() < MEMO_BYTES {
+        return model_stage::identity(path);
+    }
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let stamp = format!("{} {} {modified}", canonical.display(), meta.len());
+    let memo = root
+        .join("hashes")
+        .join(crate::data::alpaca::hex_sha256(stamp.as_bytes()));
+    if let Ok(text) = std::fs::read_to_string(&memo)
+        && let Some(digest) = text.strip_prefix(&format!("{stamp}\n"))
+        && digest.len() == 64
+        && digest.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Ok(digest.to_string());
+    }
+    let digest = model_stage::identity(path)?;
+    // Best effort: without the memo the next plan hashes again.
+    if let Some(dir) = memo.parent()
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        let _ = crate::exec::atomic::write_atomic(&memo, format!("{stamp}\n{digest}").as_bytes());
+    }
+    Ok(digest)
 }
 
 /// A relative path the checker did not resolve (IR from elsewhere) is taken against `base_dir`,
