@@ -295,3 +295,40 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
     }
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+#[test]
+fn a_named_tokenizer_larger_than_the_embeddings_is_refused() {
+    let tmp = std::env::temp_dir().join(format!("lpipe-vocab-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let model = tmp.join("tiny-llama");
+    tiny_checkpoint(&model);
+    let file = tmp.join("vocab.lpipe");
+    pipeline(&file, &model, &tmp.join("runs"));
+    // 800 pieces against the model's 400 embeddings.
+    let unigram =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sp_tiny_unigram.model");
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "  device = cpu\n",
+        &format!("  device = cpu\n  tokenizer = \"{}\"\n", unigram.display()),
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = lpipe(&tmp.join("cache"))
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // miette wraps long messages: compare words.
+    let flat = stderr
+        .split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("lpipe::E801")
+            && flat.contains("has 800 tokens, more than the model's 400 embeddings"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -87,7 +87,8 @@ pub fn load_base_on(
         (None, TokenizerLocation::Missing) => path.clone(),
     };
     let tokenizer = tokenizer::load(&tokenizer_path)?;
-    if tokenizer.vocab_size() > loaded.config.vocab_size {
+    // A named tokenizer must fit the embeddings (a checkpoint's own is trusted as shipped).
+    if model.tokenizer.is_some() && tokenizer.vocab_size() > loaded.config.vocab_size {
         return Err(ExecError::Unsupported {
             what: format!(
                 "the tokenizer {} has {} tokens, more than the model's {} embeddings",
