@@ -1,4 +1,5 @@
-//! `lpipe plan`: the stage graph, sweep runs, parameter counts and memory estimates.
+//! `lpipe plan`: the stage graph, sweep runs, parameter counts, memory estimates and the
+//! dataset's token lengths.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,6 +7,7 @@ use std::process::ExitCode;
 use crate::check::check_file;
 use crate::cli::check::print_diagnostics;
 use crate::plan::graph::StageGraph;
+use crate::plan::lengths::{self, LengthReport};
 use crate::plan::{render, schedule};
 
 /// Output formats of `lpipe plan`.
@@ -19,6 +21,8 @@ pub enum Format {
     Json,
     /// The stage graph for Graphviz.
     Dot,
+    /// The plan itself (stages, per-run counts and memory, dataset lengths) as JSON.
+    PlanJson,
 }
 
 /// Arguments of `lpipe plan`.
@@ -33,6 +37,9 @@ pub struct Args {
     /// Override a key before planning (`--set lora.r=16`); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// Do not tokenize the dataset for its length statistics.
+    #[arg(long)]
+    pub no_lengths: bool,
 }
 
 /// Runs `lpipe plan`.
@@ -43,6 +50,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         return Ok(ExitCode::from(super::EXIT_DIAGNOSTICS));
     };
     // The checker already rejected cycles, so the graph builds.
+    let mut failed = false;
     let out = match args.format {
         Format::Ron => {
             pipeline
@@ -55,7 +63,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
                 .map_err(|e| miette::miette!(code = "lpipe::E200", "cannot write JSON: {e}"))?
                 + "\n"
         }
-        Format::Dot | Format::Text => {
+        Format::Dot | Format::Text | Format::PlanJson => {
             let Some(first) = pipeline.runs.first() else {
                 return Ok(ExitCode::SUCCESS);
             };
@@ -68,10 +76,48 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
                 let schedule = schedule::schedule(&pipeline).map_err(|c| {
                     miette::miette!(code = "lpipe::E110", "dependency cycle: {}", c.join(" → "))
                 })?;
-                render::text(&pipeline, &schedule)
+                let lengths = if args.no_lengths {
+                    Vec::new()
+                } else {
+                    measure_lengths(&pipeline, &mut failed)
+                };
+                if args.format == Format::Text {
+                    render::text(&pipeline, &schedule, &lengths)
+                } else {
+                    let plan = serde_json::json!({
+                        "pipeline": pipeline.name,
+                        "source": pipeline.source,
+                        "steps": schedule.steps,
+                        "runs": schedule.runs,
+                        "lengths": lengths,
+                    });
+                    serde_json::to_string_pretty(&plan).map_err(|e| {
+                        miette::miette!(code = "lpipe::E200", "cannot write JSON: {e}")
+                    })? + "\n"
+                }
             }
         }
     };
     print!("{out}");
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed {
+        ExitCode::from(super::EXIT_DIAGNOSTICS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Token lengths of each distinct dataset; a dataset or tokenizer that fails (rather than being
+/// absent) prints its diagnostic and sets `failed`, since `lpipe run` would stop there too.
+fn measure_lengths(pipeline: &crate::ir::Pipeline, failed: &mut bool) -> Vec<LengthReport> {
+    let cache = crate::cache::cache_dir();
+    lengths::measure(pipeline, Some(&cache))
+        .into_iter()
+        .map(|(report, error)| {
+            if let Some(e) = error {
+                eprint!("{}", crate::diag::render(&e, 100));
+                *failed = true;
+            }
+            report
+        })
+        .collect()
 }

@@ -97,7 +97,8 @@ pub fn generate(spec: &ArithmeticSpec) -> Result<ArithmeticSets, DataError> {
     let side = 10u64.pow(spec.digits);
     let per_op = side * side;
     let universe = per_op * ops.len() as u64;
-    let wanted = spec.count + spec.heldout;
+    // Saturating: a huge `count` from the API must give the diagnostic below, not an overflow.
+    let wanted = spec.count.saturating_add(spec.heldout);
     if wanted as u64 > universe {
         return Err(DataError::Arithmetic {
             message: format!(
@@ -254,6 +255,10 @@ mod tests {
             },
             ArithmeticSpec {
                 count: 0,
+                ..Default::default()
+            },
+            ArithmeticSpec {
+                count: usize::MAX,
                 ..Default::default()
             },
         ] {

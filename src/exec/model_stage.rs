@@ -75,13 +75,30 @@ pub fn load_base_on(
     let device = device(model.device)?;
     let device = if autodiff { device.autodiff() } else { device };
     let loaded = load(&path, &device)?;
-    let tokenizer_path = match &loaded.tokenizer {
-        TokenizerLocation::Gguf(p)
-        | TokenizerLocation::HfJson(p)
-        | TokenizerLocation::SentencePiece(p) => p.clone(),
-        TokenizerLocation::Missing => path.clone(),
+    let tokenizer_path = match (&model.tokenizer, &loaded.tokenizer) {
+        // `model.tokenizer` overrides the checkpoint's own.
+        (Some(p), _) => local(p, base_dir),
+        (
+            None,
+            TokenizerLocation::Gguf(p)
+            | TokenizerLocation::HfJson(p)
+            | TokenizerLocation::SentencePiece(p),
+        ) => p.clone(),
+        (None, TokenizerLocation::Missing) => path.clone(),
     };
     let tokenizer = tokenizer::load(&tokenizer_path)?;
+    // A named tokenizer must fit the embeddings (a checkpoint's own is trusted as shipped).
+    if model.tokenizer.is_some() && tokenizer.vocab_size() > loaded.config.vocab_size {
+        return Err(ExecError::Unsupported {
+            what: format!(
+                "the tokenizer {} has {} tokens, more than the model's {} embeddings",
+                tokenizer_path.display(),
+                tokenizer.vocab_size(),
+                loaded.config.vocab_size
+            ),
+            help: "set `model.tokenizer` to the tokenizer the checkpoint was trained with".into(),
+        });
+    }
     let weights_id = identity(&path)?;
     let tokenizer_id = if tokenizer_path == path {
         weights_id.clone()
@@ -105,9 +122,18 @@ pub fn load_base_on(
     })
 }
 
+/// A relative path the checker did not resolve (IR from elsewhere) is taken against `base_dir`.
+fn local(path: &Path, base_dir: &Path) -> PathBuf {
+    if path.is_relative() && !path.exists() {
+        base_dir.join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
 /// SHA-256 of a file, or of a directory's `config.json` plus its file names and sizes (hashing a
 /// multi-gigabyte sharded checkpoint on every run would cost more than the run's setup).
-fn identity(path: &Path) -> Result<String, ExecError> {
+pub fn identity(path: &Path) -> Result<String, ExecError> {
     if path.is_file() {
         return Ok(sha256_file(path)?);
     }

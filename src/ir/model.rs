@@ -17,6 +17,10 @@ pub struct Model {
     pub device: Device,
     /// Memory of the device, for the planner's warning (bytes).
     pub device_memory: Option<u64>,
+    /// A tokenizer file or directory to use instead of the checkpoint's (resolved against the
+    /// pipeline's directory); lets `lpipe plan` measure token lengths without the weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<PathBuf>,
 }
 
 /// Where a checkpoint is.

@@ -2,6 +2,7 @@
 
 pub mod arch;
 pub mod graph;
+pub mod lengths;
 pub mod memory;
 pub mod params;
 pub mod render;

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use crate::ir::{DataSource, ModelSource, Pipeline, RunConfig, Task};
 use crate::plan::graph::StageGraph;
+use crate::plan::lengths::{LengthReport, Outcome};
 use crate::plan::schedule::Schedule;
 
 /// Groups digits by thousands: 4194304 → "4,194,304".
@@ -19,8 +20,8 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// The human-readable plan.
-pub fn text(pipeline: &Pipeline, schedule: &Schedule) -> String {
+/// The human-readable plan; `lengths` from [`crate::plan::lengths::measure`] (empty: not measured).
+pub fn text(pipeline: &Pipeline, schedule: &Schedule, lengths: &[LengthReport]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -52,6 +53,11 @@ pub fn text(pipeline: &Pipeline, schedule: &Schedule) -> String {
             i + 1,
             step.name
         );
+    }
+    let all_runs = lengths.len() <= 1;
+    for report in lengths {
+        out.push('\n');
+        out.push_str(&length_stats(report, all_runs));
     }
     let _ = writeln!(out, "\nruns ({}):", schedule.runs.len());
     let width = schedule
@@ -99,6 +105,69 @@ pub fn text(pipeline: &Pipeline, schedule: &Schedule) -> String {
         }
     }
     out
+}
+
+/// The dataset-lengths section of the plan: what is counted, by which tokenizer, and the numbers.
+pub fn length_stats(report: &LengthReport, all_runs: bool) -> String {
+    let runs = if all_runs {
+        String::new()
+    } else {
+        let plural = if report.runs.len() == 1 { "" } else { "s" };
+        format!(" for run{plural} {}", report.runs.join(", "))
+    };
+    let l = match &report.outcome {
+        Outcome::Skipped { reason } => return format!("length stats{runs}: skipped ({reason})\n"),
+        Outcome::Measured(l) => l,
+    };
+    let s = &l.text;
+    let specials = match (l.bos, l.eos) {
+        (true, true) => "BOS/EOS",
+        (true, false) => "BOS",
+        (false, true) => "EOS",
+        (false, false) => "",
+    };
+    let without = if specials.is_empty() {
+        String::new()
+    } else {
+        format!(", without {specials}")
+    };
+    let mut out = format!(
+        "length stats{runs} (tokens of template prompt + response{without}; tokenizer {}{}):\n",
+        l.tokenizer.display(),
+        if l.cached { ", cached" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "  {} examples: median {}, mean {:.2}, p95 {}, max {}, min {}",
+        thousands(s.count as u64),
+        decimal(s.median),
+        s.mean,
+        decimal(s.p95),
+        thousands(s.max as u64),
+        thousands(s.min as u64)
+    );
+    let with = if specials.is_empty() {
+        String::new()
+    } else {
+        format!(" with {}", specials.replace('/', " + "))
+    };
+    let _ = writeln!(
+        out,
+        "  truncated: {} of {} longer than max_seq_len {}{with}",
+        thousands(s.truncated as u64),
+        thousands(s.count as u64),
+        thousands(l.max_seq_len as u64)
+    );
+    out
+}
+
+/// An integer without decimals, else two (medians and percentiles can fall between lengths).
+fn decimal(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        thousands(x as u64)
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 /// One line about a stage of the first run.

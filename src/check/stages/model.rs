@@ -39,12 +39,19 @@ pub fn model(cx: &mut Cx, f: &mut Fields, arch_names: &[&str]) -> Option<Model> 
         )
         .map(|p| precision(&p));
     let device_memory = f.opt_size(cx, "device_memory");
+    // Like axolotl's `tokenizer_config`: another tokenizer than the checkpoint's, e.g. when the
+    // weights are not downloaded yet and `lpipe plan` should still measure token lengths.
+    let tokenizer_span = f.span("tokenizer");
+    let tokenizer = f
+        .opt_string(cx, "tokenizer")
+        .map(|p| p.map(|p| resolve_path(cx, tokenizer_span, &p)));
     Some(Model {
         source: source?,
         arch: arch?,
         precision: precision?,
         device: device?,
         device_memory: device_memory.ok()?,
+        tokenizer: tokenizer.ok()?,
     })
 }
 
