@@ -117,6 +117,23 @@ fn dry_run_writes_the_array_script_and_status_reads_the_sweep() {
         "{text}"
     );
     assert!(text.contains("step 7, loss 2.5000"), "{text}");
+
+    // Given the pipeline file, status also lists the points that have not started.
+    let out = lpipe()
+        .args(["status", "--no-slurm"])
+        .arg(&file)
+        .args(["--set", "train.max_iters=2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("1 finished, 1 running, 2 pending, 0 failed"),
+        "{text}"
+    );
+    for name in &names {
+        assert!(text.contains(name.as_str()), "{text}");
+    }
     std::fs::remove_dir_all(&root).unwrap();
 }
 
