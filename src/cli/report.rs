@@ -64,6 +64,9 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
 pub struct RunResults {
     /// The run directory.
     pub dir: PathBuf,
+    /// Its label: the directory's name inside a sweep directory (`base`, `r8-a16`), else the
+    /// path as given (a `run` in `summary.json` takes precedence in the table).
+    pub name: String,
     /// `summary.json`, if present.
     pub summary: Option<serde_json::Value>,
     /// `eval.json`, if present.
@@ -79,7 +82,7 @@ pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<RunResults>, EvalError> {
     let mut dirs = Vec::new();
     for path in paths {
         if is_run(path) {
-            dirs.push(path.clone());
+            dirs.push((path.clone(), path.display().to_string()));
             continue;
         }
         let entries = std::fs::read_dir(path).map_err(|e| EvalError::Results {
@@ -99,12 +102,20 @@ pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<RunResults>, EvalError> {
             });
         }
         subs.sort();
-        dirs.extend(subs);
+        dirs.extend(subs.into_iter().map(|d| {
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| d.display().to_string());
+            (d, name)
+        }));
     }
-    dirs.into_iter().map(|dir| read_run(&dir)).collect()
+    dirs.into_iter()
+        .map(|(dir, name)| read_run(&dir, name))
+        .collect()
 }
 
-fn read_run(dir: &Path) -> Result<RunResults, EvalError> {
+fn read_run(dir: &Path, name: String) -> Result<RunResults, EvalError> {
     let eval = if dir.join(EVAL_JSON).is_file() {
         Some(EvalReport::read(dir)?)
     } else {
@@ -125,6 +136,7 @@ fn read_run(dir: &Path) -> Result<RunResults, EvalError> {
     };
     Ok(RunResults {
         dir: dir.to_path_buf(),
+        name,
         summary,
         eval,
     })
@@ -188,7 +200,7 @@ pub fn build_table(runs: &[RunResults], subtasks: bool, stderr: bool, split_stde
     let mut columns: Vec<String> = vec!["run".into()];
     let mut rows: Vec<Vec<(usize, String)>> = Vec::new();
     for run in runs {
-        let mut row = vec![(0, run.dir.display().to_string())];
+        let mut row = vec![(0, run.name.clone())];
         if let Some(summary) = &run.summary {
             let mut leaves = Vec::new();
             flatten("", summary, &mut leaves);

@@ -50,20 +50,6 @@ pub struct RunOptions {
     pub sets: Vec<String>,
 }
 
-impl RunOptions {
-    /// Sequential, quiet, no overrides: `data_dir` for eval data.
-    pub fn new(data_dir: PathBuf) -> RunOptions {
-        RunOptions {
-            point: None,
-            force: false,
-            data_dir,
-            progress: false,
-            jobs: 1,
-            sets: Vec::new(),
-        }
-    }
-}
-
 /// What one finished run reports.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
