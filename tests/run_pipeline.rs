@@ -114,7 +114,10 @@ fn run_writes_a_complete_run_directory_and_skips_it_next_time() {
     let second = run(&[]);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success(), "{stderr}");
-    assert!(stderr.contains("already finished"), "{stderr}");
+    assert!(
+        stderr.contains("run tiny-run: finished earlier") && stderr.contains("skipped"),
+        "{stderr}"
+    );
 
     // Forced: the base evaluation is reused and training resumes from its last checkpoint.
     let third = run(&["--force"]);
@@ -122,7 +125,7 @@ fn run_writes_a_complete_run_directory_and_skips_it_next_time() {
     assert!(third.status.success(), "{stderr}");
     assert!(stderr.contains("eval on base: cached"), "{stderr}");
     assert!(
-        stderr.contains("Hit("),
+        stderr.contains("dataset: cached (key "),
         "tokenized data should come from the cache: {stderr}"
     );
     std::fs::remove_dir_all(&tmp).unwrap();

@@ -1,6 +1,10 @@
 //! `lpipe submit --dry-run` and `lpipe status` through the binary, without a cluster.
 
+mod sweep_support;
+
 use std::process::Command;
+
+use sweep_support::{sweep_pipeline, write_tiny_llama};
 
 fn lpipe() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lpipe"));
@@ -9,13 +13,32 @@ fn lpipe() -> Command {
     cmd
 }
 
+/// A checked 2×2 sweep (`r alpha.lpipe`, runs in `<root>/runs`) over a tiny model.
+fn sweep_file(root: &std::path::Path) -> std::path::PathBuf {
+    let model = write_tiny_llama(&root.join("tiny-llama"));
+    let file = root.join("r alpha.lpipe");
+    std::fs::write(
+        &file,
+        sweep_pipeline("r alpha", &model, &root.join("runs"), "lora.alpha = [4, 8]"),
+    )
+    .unwrap();
+    file
+}
+
 #[test]
 fn dry_run_writes_the_array_script_and_status_reads_the_sweep() {
     let root = std::env::temp_dir().join(format!("lpipe-submit-cli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
-    let file = root.join("r alpha.lpipe");
-    std::fs::write(&file, "# a sweep\n").unwrap();
+    let file = sweep_file(&root);
+    let names: Vec<String> = lpipe::check::check_file(&file, &["train.max_iters=2".into()])
+        .pipeline
+        .unwrap()
+        .runs
+        .iter()
+        .map(|r| r.name.clone())
+        .collect();
+    assert_eq!(names.len(), 4);
     let out = lpipe()
         .current_dir(&root)
         .args([
@@ -31,8 +54,8 @@ fn dry_run_writes_the_array_script_and_status_reads_the_sweep() {
             "1",
             "--time",
             "2:00:00",
-            "--points",
-            "r8-a16,r16-a32",
+            "--set",
+            "train.max_iters=2",
         ])
         .output()
         .unwrap();
@@ -42,7 +65,7 @@ fn dry_run_writes_the_array_script_and_status_reads_the_sweep() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(script.contains("#SBATCH --array=0-1\n"), "{script}");
+    assert!(script.contains("#SBATCH --array=0-3\n"), "{script}");
     assert!(
         script.contains("#SBATCH --partition=gpu\n#SBATCH --gpus=1\n"),
         "{script}"
@@ -51,23 +74,34 @@ fn dry_run_writes_the_array_script_and_status_reads_the_sweep() {
         script.contains("export LPIPE_CACHE_DIR='/scratch/shared-cache'"),
         "{script}"
     );
+    // The points are the checker's expansion, in `lpipe run --point K` order.
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
     assert!(
-        script.contains(&format!("run '{}' --point", file.display())),
+        script.contains(&format!("points=({})\n", quoted.join(" "))),
+        "{script}"
+    );
+    // Overrides reach every task, so each task's point K is the submitted point K.
+    assert!(
+        script.contains(&format!(
+            "run '{}' --point \"$LPIPE_POINT\" '--set' 'train.max_iters=2' '--data-dir' ",
+            file.display()
+        )),
         "{script}"
     );
     let written = root.join("runs/r_alpha/slurm/array.sbatch");
     assert_eq!(std::fs::read_to_string(&written).unwrap(), script);
 
     // One point finished locally, one still training: status from files only.
-    std::fs::create_dir_all(root.join("runs/r_alpha/r8-a16")).unwrap();
+    let sweep = root.join("runs/r_alpha");
+    std::fs::create_dir_all(sweep.join(&names[0])).unwrap();
     std::fs::write(
-        root.join("runs/r_alpha/r8-a16/summary.json"),
+        sweep.join(&names[0]).join("summary.json"),
         r#"{"final_loss":1.25}"#,
     )
     .unwrap();
-    std::fs::create_dir_all(root.join("runs/r_alpha/r16-a32")).unwrap();
+    std::fs::create_dir_all(sweep.join(&names[1])).unwrap();
     std::fs::write(
-        root.join("runs/r_alpha/r16-a32/metrics.jsonl"),
+        sweep.join(&names[1]).join("metrics.jsonl"),
         "{\"step\":7,\"loss\":2.5}\n{\"st",
     )
     .unwrap();
@@ -83,6 +117,23 @@ fn dry_run_writes_the_array_script_and_status_reads_the_sweep() {
         "{text}"
     );
     assert!(text.contains("step 7, loss 2.5000"), "{text}");
+
+    // Given the pipeline file, status also lists the points that have not started.
+    let out = lpipe()
+        .args(["status", "--no-slurm"])
+        .arg(&file)
+        .args(["--set", "train.max_iters=2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("1 finished, 1 running, 2 pending, 0 failed"),
+        "{text}"
+    );
+    for name in &names {
+        assert!(text.contains(name.as_str()), "{text}");
+    }
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -91,25 +142,37 @@ fn usage_and_bad_options() {
     let out = lpipe().args(["submit", "x.lpipe"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let root = std::env::temp_dir().join(format!("lpipe-submit-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join("s.lpipe"), "").unwrap();
+    sweep_file(&root);
     let out = lpipe()
         .current_dir(&root)
         .args([
             "submit",
-            "s.lpipe",
+            "r alpha.lpipe",
             "--slurm",
             "--dry-run",
             "--time",
             "4h",
-            "--points",
-            "a",
         ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("lpipe::E786") && err.contains("4h"), "{err}");
+
+    // A file that does not check is refused with the checker's diagnostics; nothing is written.
+    std::fs::write(root.join("bad.lpipe"), "lora { r = -1 }\n").unwrap();
+    let out = lpipe()
+        .current_dir(&root)
+        .args(["submit", "bad.lpipe", "--slurm", "--dry-run"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("lpipe::E"), "{err}");
+    assert!(!root.join("runs/bad").exists());
+
     let out = lpipe()
         .args(["status", "/nonexistent/sweep"])
         .output()

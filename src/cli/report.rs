@@ -64,6 +64,9 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
 pub struct RunResults {
     /// The run directory.
     pub dir: PathBuf,
+    /// Its label: the directory's name inside a sweep directory (`base`, `r8-a16`), else the
+    /// path as given (a `run` in `summary.json` takes precedence in the table).
+    pub name: String,
     /// `summary.json`, if present.
     pub summary: Option<serde_json::Value>,
     /// `eval.json`, if present.
@@ -79,7 +82,7 @@ pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<RunResults>, EvalError> {
     let mut dirs = Vec::new();
     for path in paths {
         if is_run(path) {
-            dirs.push(path.clone());
+            dirs.push((path.clone(), path.display().to_string()));
             continue;
         }
         let entries = std::fs::read_dir(path).map_err(|e| EvalError::Results {
@@ -99,12 +102,20 @@ pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<RunResults>, EvalError> {
             });
         }
         subs.sort();
-        dirs.extend(subs);
+        dirs.extend(subs.into_iter().map(|d| {
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| d.display().to_string());
+            (d, name)
+        }));
     }
-    dirs.into_iter().map(|dir| read_run(&dir)).collect()
+    dirs.into_iter()
+        .map(|(dir, name)| read_run(&dir, name))
+        .collect()
 }
 
-fn read_run(dir: &Path) -> Result<RunResults, EvalError> {
+fn read_run(dir: &Path, name: String) -> Result<RunResults, EvalError> {
     let eval = if dir.join(EVAL_JSON).is_file() {
         Some(EvalReport::read(dir)?)
     } else {
@@ -125,6 +136,7 @@ fn read_run(dir: &Path) -> Result<RunResults, EvalError> {
     };
     Ok(RunResults {
         dir: dir.to_path_buf(),
+        name,
         summary,
         eval,
     })
@@ -146,6 +158,13 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, Strin
         }
         Value::Array(_) | Value::Null => {}
         Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        // Memory is recorded in bytes; a table reads better in GB.
+        Value::Number(n) if prefix.ends_with("_bytes") => out.push((
+            prefix.to_string(),
+            n.as_u64()
+                .map(crate::plan::memory::format_gb)
+                .unwrap_or_else(|| n.to_string()),
+        )),
         Value::Number(n) => out.push((
             prefix.to_string(),
             format_number(n.as_f64().unwrap_or(f64::NAN), n.is_f64()),
@@ -181,7 +200,7 @@ pub fn build_table(runs: &[RunResults], subtasks: bool, stderr: bool, split_stde
     let mut columns: Vec<String> = vec!["run".into()];
     let mut rows: Vec<Vec<(usize, String)>> = Vec::new();
     for run in runs {
-        let mut row = vec![(0, run.dir.display().to_string())];
+        let mut row = vec![(0, run.name.clone())];
         if let Some(summary) = &run.summary {
             let mut leaves = Vec::new();
             flatten("", summary, &mut leaves);
@@ -216,7 +235,15 @@ pub fn build_table(runs: &[RunResults], subtasks: bool, stderr: bool, split_stde
             format!("{:.1}", eval.wall_s),
         ));
     }
-    let mut table = Table::new(columns.clone());
+    // Columns in the order the seed's tables read: the run and its swept values, its size and
+    // cost, its losses, then the scores (kept in the order they were found).
+    let mut order: Vec<usize> = (0..columns.len()).collect();
+    order.sort_by_key(|&i| columns.get(i).map_or(9, |c| column_rank(c)));
+    let header: Vec<String> = order
+        .iter()
+        .filter_map(|&i| columns.get(i).cloned())
+        .collect();
+    let mut table = Table::new(header);
     for row in rows {
         let mut cells = vec![String::new(); columns.len()];
         for (i, v) in row {
@@ -224,7 +251,38 @@ pub fn build_table(runs: &[RunResults], subtasks: bool, stderr: bool, split_stde
                 *c = v;
             }
         }
-        table.rows.push(cells);
+        table.rows.push(
+            order
+                .iter()
+                .map(|&i| cells.get(i).cloned().unwrap_or_default())
+                .collect(),
+        );
     }
     table
+}
+
+/// Where a column goes: run, swept values, parameters, memory, wall time, losses, other
+/// summary values, scores.
+fn column_rank(column: &str) -> u8 {
+    let summary = !column.contains(" (") && column != "eval wall_s" && !column.ends_with(" stderr");
+    if column == "run" {
+        0
+    } else if ["point.", "sweep.", "swept."]
+        .iter()
+        .any(|p| column.starts_with(p))
+    {
+        1
+    } else if column.ends_with("trainable_params") {
+        2
+    } else if column.starts_with("memory.") {
+        3
+    } else if column.ends_with("wall_s") && summary {
+        4
+    } else if column.contains("loss") && summary {
+        5
+    } else if summary {
+        6
+    } else {
+        7
+    }
 }

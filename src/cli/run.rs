@@ -33,6 +33,10 @@ pub struct Args {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// Run up to N sweep points at once, each in its own process, as many as fit in free memory
+    /// by the planner's estimate (fewer, or one at a time, otherwise).
+    #[arg(long, short = 'j', default_value_t = 1, value_name = "N")]
+    pub jobs: usize,
 }
 
 /// Runs `lpipe run`.
@@ -51,22 +55,31 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         }
         eprintln!("\nlpipe: stopping after this step (Ctrl-C again to abort without a checkpoint)");
     });
+    if args.jobs == 0 {
+        eprintln!("error: `--jobs` must be at least 1");
+        return Ok(ExitCode::from(super::EXIT_USAGE));
+    }
     let opts = RunOptions {
         point: args.point,
         force: args.force,
         data_dir: args.data_dir,
         progress: !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        jobs: args.jobs,
+        sets: args.sets.clone(),
     };
     let outcomes = run_pipeline(&pipeline, &opts, &stop)?;
+    if outcomes.len() > 1 {
+        eprintln!("\nlpipe: {} runs:", outcomes.len());
+    }
     for o in &outcomes {
         let state = if o.skipped {
-            "already finished"
+            "finished earlier, skipped"
         } else if o.interrupted {
             "interrupted (resumable)"
         } else {
             "finished"
         };
-        eprintln!("lpipe: run `{}` {state}: {}", o.name, o.dir.display());
+        eprintln!("lpipe: run {} {state}: {}", o.name, o.dir.display());
     }
     if outcomes.iter().any(|o| o.interrupted) {
         return Ok(ExitCode::from(130));

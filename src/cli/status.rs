@@ -9,13 +9,17 @@ use miette::IntoDiagnostic;
 use crate::eval::table::{Format, Table};
 use crate::sweep::SweepError;
 use crate::sweep::slurm::read_submission;
-use crate::sweep::status::{PointStatus, State, counts, sweep_status};
+use crate::sweep::status::{PointStatus, State, counts, sweep_status_of};
 
 /// Arguments of `lpipe status`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The sweep directory (`runs/<pipeline>`).
+    /// The sweep directory (`runs/<pipeline>`), or the pipeline file (then points that have
+    /// not started yet are listed too).
     pub sweep: PathBuf,
+    /// Override a key, as given to `lpipe run`/`submit` (with a pipeline file); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     /// Only read the files; do not ask squeue/sacct.
     #[arg(long)]
     pub no_slurm: bool,
@@ -47,10 +51,27 @@ pub enum StatusFormat {
 }
 
 /// Runs `lpipe status`; exits 1 when a point failed (or waiting timed out).
-pub fn run(args: Args) -> miette::Result<ExitCode> {
+pub fn run(mut args: Args) -> miette::Result<ExitCode> {
     let start = Instant::now();
+    // A pipeline file names its sweep directory and every point, started or not.
+    let mut expected = None;
+    if args.sweep.is_file() {
+        let checked = crate::check::check_file(&args.sweep, &args.sets);
+        crate::cli::check::print_diagnostics(&checked.diagnostics);
+        let Some(pipeline) = checked.pipeline else {
+            return Ok(ExitCode::from(super::EXIT_DIAGNOSTICS));
+        };
+        expected = Some(
+            pipeline
+                .runs
+                .iter()
+                .map(|r| crate::exec::run::run_dir_name(&r.name))
+                .collect::<Vec<_>>(),
+        );
+        args.sweep = crate::exec::run::sweep_dir(&pipeline);
+    }
     let points = loop {
-        let points = sweep_status(&args.sweep, !args.no_slurm)?;
+        let points = sweep_status_of(&args.sweep, expected.clone(), !args.no_slurm)?;
         let busy = points
             .iter()
             .any(|p| matches!(p.state, State::Pending | State::Running));

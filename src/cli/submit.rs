@@ -1,11 +1,16 @@
 //! `lpipe submit`: a sweep as one Slurm job array, one task per point, sharing the cache.
+//!
+//! The points are the checker's expansion (`ir::Pipeline.runs`), the list `lpipe run --point K`
+//! indexes, so task `K` and run `K` are the same point by construction.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use miette::IntoDiagnostic;
 
-use crate::sweep::SweepError;
+use crate::check::check_file;
+use crate::cli::check::print_diagnostics;
+use crate::exec::run::sweep_dir;
 use crate::sweep::slurm::SlurmPlan;
 
 /// Arguments of `lpipe submit`.
@@ -16,6 +21,9 @@ pub struct Args {
     /// Submit to Slurm with `sbatch --array` (the only scheduler so far).
     #[arg(long)]
     pub slurm: bool,
+    /// Override a key of every point (`--set train.max_iters=100`), forwarded to each task; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     /// Slurm partition (default: the cluster's default partition).
     #[arg(long)]
     pub partition: Option<String>,
@@ -34,12 +42,12 @@ pub struct Args {
     /// Most points running at once.
     #[arg(long, value_name = "N")]
     pub max_parallel: Option<u32>,
-    /// Where run directories go (`<runs>/<pipeline>/<point>/`).
-    #[arg(long, default_value = "runs")]
-    pub runs: PathBuf,
-    /// Point names in sweep order (default: the file's sweep).
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
-    pub points: Vec<String>,
+    /// Evaluation data directory forwarded to `lpipe run --data-dir` (made absolute).
+    #[arg(long, default_value = "../shared/data")]
+    pub data_dir: PathBuf,
+    /// Re-run points that already finished (`lpipe run --force`).
+    #[arg(long)]
+    pub force: bool,
     /// Write the script and print it, without submitting.
     #[arg(long)]
     pub dry_run: bool,
@@ -54,25 +62,36 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         );
         return Ok(ExitCode::from(super::EXIT_USAGE));
     }
+    // Tasks start in this directory but may resolve the file from elsewhere: pass it absolute.
     let file = std::path::absolute(&args.file).into_diagnostic()?;
-    if !file.is_file() {
-        return Err(
-            SweepError::io(&file, std::io::Error::from(std::io::ErrorKind::NotFound)).into(),
-        );
-    }
-    let (pipeline, points) = sweep_points(&file, &args.points)?;
-    let runs = std::path::absolute(&args.runs).into_diagnostic()?;
+    let checked = check_file(&file, &args.sets);
+    print_diagnostics(&checked.diagnostics);
+    let Some(pipeline) = checked.pipeline else {
+        return Ok(ExitCode::from(super::EXIT_DIAGNOSTICS));
+    };
     let workdir = std::env::current_dir().into_diagnostic()?;
+    // `runs_dir` is relative to the working directory, which every task shares (`--chdir`).
+    let sweep = std::path::absolute(sweep_dir(&pipeline)).into_diagnostic()?;
+    let points: Vec<String> = pipeline
+        .runs
+        .iter()
+        .map(|r| crate::exec::run::run_dir_name(&r.name))
+        .collect();
     let cache = std::path::absolute(crate::cache::cache_dir()).into_diagnostic()?;
     let lpipe = std::env::current_exe().into_diagnostic()?;
-    let mut plan = SlurmPlan::new(
-        &lpipe,
-        &file,
-        runs.join(dir_name(&pipeline)),
-        points,
-        workdir,
-        cache,
-    );
+    let data_dir = std::path::absolute(&args.data_dir).into_diagnostic()?;
+    let mut extra: Vec<String> = args
+        .sets
+        .iter()
+        .flat_map(|s| ["--set".to_string(), s.clone()])
+        .collect();
+    extra.extend(["--data-dir".to_string(), data_dir.display().to_string()]);
+    extra.push("--quiet".into());
+    if args.force {
+        extra.push("--force".into());
+    }
+    let mut plan = SlurmPlan::new(&lpipe, &file, sweep, points, workdir, cache);
+    plan.command = SlurmPlan::lpipe_run(&lpipe, &file, &extra);
     plan.partition = args.partition;
     plan.gpus_per_run = args.gpus_per_run;
     plan.cpus_per_run = args.cpus_per_run;
@@ -100,42 +119,4 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     );
     println!("follow it with `lpipe status {}`", plan.sweep_dir.display());
     Ok(ExitCode::SUCCESS)
-}
-
-/// The pipeline's name and its sweep's point names, in sweep order (task `K` = point `K`).
-///
-/// Until the sweep expansion is wired in, the names come from `--points`.
-fn sweep_points(file: &Path, given: &[String]) -> Result<(String, Vec<String>), SweepError> {
-    let name = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "pipeline".into());
-    if given.is_empty() {
-        return Err(SweepError::Empty {
-            what: "submit",
-            message: format!(
-                "pass the point names with `--points` (sweep expansion of `{}` is not wired in yet)",
-                file.display()
-            ),
-        });
-    }
-    Ok((name, given.to_vec()))
-}
-
-/// The sweep directory's name for a pipeline (as `exec::rundir` names it).
-fn dir_name(pipeline: &str) -> String {
-    let cleaned: String = pipeline
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match cleaned.trim_matches('.') {
-        "" => "_".into(),
-        s => s.into(),
-    }
 }

@@ -89,6 +89,21 @@ pub enum ExecError {
         /// Their names.
         names: String,
     },
+
+    /// `lpipe run --jobs` could not start a run's process.
+    #[error("cannot start a process for run {run}: {message}")]
+    #[diagnostic(
+        code(lpipe::E804),
+        help(
+            "check that the lpipe binary is still in place and the system allows more processes; `--jobs 1` runs in this process"
+        )
+    )]
+    Spawn {
+        /// The run.
+        run: String,
+        /// The operating-system error.
+        message: String,
+    },
 }
 
 impl ExecError {

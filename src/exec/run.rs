@@ -5,6 +5,12 @@
 //! 3. eval on the base model (cached by weights + tasks, shared by every run of a sweep)
 //! 4. train LoRA, checkpointing; an interrupted run resumes from its newest checkpoint
 //! 5. save the adapter (PEFT format), eval on base + adapter, write `summary.json`
+//!
+//! Stages 1–3 depend only on the model, quantization, data and base-eval settings, so the runs of
+//! a sweep share them: the loaded (and quantized) base stays in memory from one run to the next
+//! when those settings match, and the tokenized data, quantized weights and base evaluation are
+//! content-addressed in the cache for other processes (`--jobs`, Slurm tasks). Every stage logs
+//! whether it did the work or found it done.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -20,6 +26,7 @@ use super::eval_stage::{self, EvalInputs};
 use super::model_stage::{self, BaseModel};
 use super::rundir::RunDir;
 use super::{data_stage, train_stage};
+use crate::data::prepare::CacheUse;
 use crate::eval::EvalOutput;
 use crate::ir::{self, EvalOn, Pipeline, Run};
 use crate::train::llama::LlamaLora;
@@ -37,6 +44,10 @@ pub struct RunOptions {
     pub data_dir: PathBuf,
     /// Draw progress bars (off for tests and non-terminals).
     pub progress: bool,
+    /// Most runs at once (separate processes, as memory allows); 1 runs them in this process.
+    pub jobs: usize,
+    /// The `--set` overrides the pipeline was checked with (forwarded to `--jobs` processes).
+    pub sets: Vec<String>,
 }
 
 /// What one finished run reports.
@@ -52,23 +63,44 @@ pub struct RunOutcome {
     pub interrupted: bool,
 }
 
-/// Runs the selected runs of `pipeline`; one failing run does not stop the others.
+/// Runs the selected runs of `pipeline`; one failing run does not stop the others, and the
+/// failures are listed at the end.
 pub fn run_pipeline(
     pipeline: &Pipeline,
     opts: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<Vec<RunOutcome>, ExecError> {
-    let runs: Vec<&Run> = match opts.point {
-        Some(p) => vec![pipeline.runs.get(p).ok_or(ExecError::NoSuchPoint {
-            point: p,
-            runs: pipeline.runs.len(),
-        })?],
-        None => pipeline.runs.iter().collect(),
+    let indices: Vec<usize> = match opts.point {
+        Some(p) if p >= pipeline.runs.len() => {
+            return Err(ExecError::NoSuchPoint {
+                point: p,
+                runs: pipeline.runs.len(),
+            });
+        }
+        Some(p) => vec![p],
+        None => (0..pipeline.runs.len()).collect(),
     };
+    if opts.jobs > 1 && indices.len() > 1 {
+        return super::jobs::run_parallel(pipeline, &indices, opts, stop);
+    }
+    run_pipeline_indices(pipeline, &indices, opts, stop)
+}
+
+/// Runs `indices` one after another in this process, sharing the loaded base between them.
+pub(crate) fn run_pipeline_indices(
+    pipeline: &Pipeline,
+    indices: &[usize],
+    opts: &RunOptions,
+    stop: &AtomicBool,
+) -> Result<Vec<RunOutcome>, ExecError> {
     let mut outcomes = Vec::new();
     let mut failed = Vec::new();
-    for run in &runs {
-        match run_one(pipeline, run, opts, stop) {
+    let mut shared = SharedBase::default();
+    for &i in indices {
+        let Some(run) = pipeline.runs.get(i) else {
+            continue;
+        };
+        match run_one_shared(pipeline, run, opts, stop, &mut shared) {
             Ok(outcome) => {
                 let interrupted = outcome.interrupted;
                 outcomes.push(outcome);
@@ -76,54 +108,115 @@ pub fn run_pipeline(
                     break;
                 }
             }
-            Err(err) if runs.len() > 1 => {
+            Err(err) if indices.len() > 1 => {
+                let message = err.to_string();
                 eprintln!("{:?}", miette::Report::new(err));
-                failed.push(run.name.clone());
+                log(format!(
+                    "run {}: failed; continuing with the others",
+                    run.name
+                ));
+                failed.push((run.name.clone(), message));
             }
             Err(err) => return Err(err),
         }
     }
-    if !failed.is_empty() {
-        return Err(ExecError::RunsFailed {
-            failed: failed.len(),
-            total: runs.len(),
-            names: failed.join(", "),
-        });
-    }
-    Ok(outcomes)
+    finish(outcomes, failed, indices.len())
 }
 
-fn log(msg: impl AsRef<str>) {
+/// Prints the failed runs with their errors; an error when any failed.
+pub(crate) fn finish(
+    outcomes: Vec<RunOutcome>,
+    failed: Vec<(String, String)>,
+    total: usize,
+) -> Result<Vec<RunOutcome>, ExecError> {
+    if failed.is_empty() {
+        return Ok(outcomes);
+    }
+    eprintln!(
+        "\nlpipe: {} of {total} runs failed ({} finished):",
+        failed.len(),
+        outcomes.len()
+    );
+    for (name, message) in &failed {
+        eprintln!("  {name}: {message}");
+    }
+    Err(ExecError::RunsFailed {
+        failed: failed.len(),
+        total,
+        names: failed
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+pub(crate) fn log(msg: impl AsRef<str>) {
     eprintln!("lpipe: {}", msg.as_ref());
 }
 
-/// Executes one run.
+/// The sweep directory `<runs_dir>/<pipeline>`: one subdirectory per run.
+pub fn sweep_dir(pipeline: &Pipeline) -> PathBuf {
+    pipeline
+        .runs_dir
+        .join(super::rundir::sanitize(&pipeline.name))
+}
+
+/// The directory name of run `name` inside the sweep directory.
+pub fn run_dir_name(name: &str) -> String {
+    super::rundir::sanitize(name)
+}
+
+/// The loaded (and quantized) base model of the previous run, kept for the next run with the
+/// same model settings.
+#[derive(Default)]
+pub struct SharedBase {
+    slot: Option<(String, String, BaseModel)>,
+}
+
+/// What identifies a loaded base: the model and quantization settings and the device kind.
+fn base_key(cfg: &ir::RunConfig, training: bool) -> String {
+    format!(
+        "{}|{}|{training}",
+        serde_json::to_string(&cfg.model).unwrap_or_default(),
+        serde_json::to_string(&cfg.quantize).unwrap_or_default()
+    )
+}
+
+/// Executes one run (loading the base model afresh).
 pub fn run_one(
     pipeline: &Pipeline,
     run: &Run,
     opts: &RunOptions,
     stop: &AtomicBool,
 ) -> Result<RunOutcome, ExecError> {
-    let started = Instant::now();
+    run_one_shared(pipeline, run, opts, stop, &mut SharedBase::default())
+}
+
+/// What stages 1–3 leave for training and the adapter's evaluation.
+struct Prepared {
+    data: Option<(crate::data::PreparedDataset, crate::data::Template)>,
+}
+
+/// Prepares the stages a sweep's runs share (model, quantization, data, base evaluation) without
+/// training: `--jobs` does this once before starting processes, so they find everything cached.
+pub fn prepare_shared(
+    pipeline: &Pipeline,
+    run: &Run,
+    opts: &RunOptions,
+    shared: &mut SharedBase,
+) -> Result<(), ExecError> {
+    shared_stages(pipeline, run, opts, shared).map(|_| ())
+}
+
+/// Stages 1–3; the base model is left in `shared`.
+fn shared_stages(
+    pipeline: &Pipeline,
+    run: &Run,
+    opts: &RunOptions,
+    shared: &mut SharedBase,
+) -> Result<Prepared, ExecError> {
     let cfg = &run.config;
-    let dir = RunDir::create(&pipeline.runs_dir, &pipeline.name, &run.name)
-        .map_err(|e| ExecError::write(&pipeline.runs_dir, e))?;
-    if dir.is_finished() && !opts.force {
-        log(format!(
-            "run `{}` already finished ({}); skipped",
-            run.name,
-            dir.summary().display()
-        ));
-        return Ok(RunOutcome {
-            name: run.name.clone(),
-            dir: dir.root().to_path_buf(),
-            skipped: true,
-            interrupted: false,
-        });
-    }
-    let ron = ron::ser::to_string_pretty(run, ron::ser::PrettyConfig::default())
-        .map_err(|e| ExecError::write(dir.ir(), std::io::Error::other(e)))?;
-    write_atomic(&dir.ir(), ron.as_bytes()).map_err(|e| ExecError::write(dir.ir(), e))?;
     let base_dir = pipeline
         .source
         .parent()
@@ -133,46 +226,31 @@ pub fn run_one(
     // 1. model
     // Train on an autodiff device; evaluation drops autodiff with `valid()`.
     let training = cfg.train.is_some() && cfg.lora.is_some();
-    let t = Instant::now();
-    let base = load_model(&cfg.model, &base_dir, training)?;
-    log(format!(
-        "model: {} ({} layers, vocab {}) on {} in {:.1}s",
-        base.loaded.path.display(),
-        base.loaded.config.num_layers,
-        base.loaded.config.vocab_size,
-        cfg.model.device,
-        t.elapsed().as_secs_f64()
-    ));
-    let mut base = base;
-    if let Some(q) = &cfg.quantize {
-        // QLoRA: the frozen base goes 4-bit (cached by content hash, so a sweep quantizes once).
-        let mut q = q.clone();
-        if q.modules.is_empty() {
-            q.modules = crate::model::quantize::default_modules();
+    let key = base_key(cfg, training);
+    match &shared.slot {
+        Some((k, from, _)) if *k == key => {
+            log(format!(
+                "model: reused from run {from} (same model{} settings), not loaded again",
+                if cfg.quantize.is_some() {
+                    " and quantization"
+                } else {
+                    ""
+                }
+            ));
         }
-        let t = Instant::now();
-        let model = base.loaded.model.clone();
-        let (model, report) = crate::model::quantize::quantize_llama(
-            model,
-            &q,
-            Some(&crate::cache::cache_dir()),
-            &base.device,
-        )?;
-        base.loaded.model = model;
-        log(format!(
-            "quantize: {} {} linears, {} → {} bytes ({}) in {:.1}s",
-            report.modules.len(),
-            q.kind.name(),
-            report.dense_bytes,
-            report.packed_bytes,
-            if report.cache_hit {
-                "cached"
-            } else {
-                "quantized"
-            },
-            t.elapsed().as_secs_f64()
-        ));
+        _ => {
+            // Drop the previous base before loading the next: only one is held at a time.
+            shared.slot = None;
+            let base = load_base(cfg, &base_dir, training)?;
+            shared.slot = Some((key, run.name.clone(), base));
+        }
     }
+    let Some((_, _, base)) = &shared.slot else {
+        return Err(ExecError::Unsupported {
+            what: "the base model was not kept".into(),
+            help: "report this as a bug".into(),
+        });
+    };
 
     // 2. dataset
     let data = match &cfg.dataset {
@@ -180,27 +258,25 @@ pub fn run_one(
             let t = Instant::now();
             let (prepared, dcfg) =
                 data_stage::run(ds, &base_dir, &*base.tokenizer, &base.tokenizer_id)?;
+            let short = prepared.key.get(..12).unwrap_or(&prepared.key);
+            let how = match &prepared.cache {
+                CacheUse::Hit(_) => format!("cached (key {short}), not tokenized again"),
+                CacheUse::Written(_) => format!("tokenized and cached (key {short})"),
+                CacheUse::Rebuilt(_, why) => {
+                    format!("tokenized again (key {short}; cache entry unusable: {why})")
+                }
+                CacheUse::Disabled => "tokenized (no cache directory)".into(),
+            };
             log(format!(
-                "dataset: {} train / {} validation examples; {}; {:?} in {:.1}s",
+                "dataset: {how}; {} train / {} validation examples; {} in {:.1}s",
                 prepared.split.train.len(),
                 prepared.split.validation.len(),
                 prepared.stats,
-                prepared.cache,
                 t.elapsed().as_secs_f64()
             ));
             Some((prepared, dcfg.template))
         }
         None => None,
-    };
-    let eval_inputs = EvalInputs {
-        tokenizer: &*base.tokenizer,
-        heldout: data
-            .as_ref()
-            .filter(|(p, _)| !p.heldout.is_empty())
-            .map(|(p, t)| (p.heldout.as_slice(), t)),
-        data_dir: opts.data_dir.clone(),
-        prefix_token: base.prefix_token,
-        progress: opts.progress,
     };
 
     // 3. eval on the base model (shared by the pipeline's runs)
@@ -221,17 +297,135 @@ pub fn run_one(
             )
             .as_bytes(),
         );
+        let short = key.get(..12).unwrap_or(&key);
         let key_file = base_dir_out.root().join("cache_key");
         if std::fs::read_to_string(&key_file).ok().as_deref() == Some(key.as_str()) {
-            log("eval on base: cached (same weights and tasks)");
+            log(format!(
+                "eval on base: cached (key {short}, same weights, tasks and data), not run again; {}",
+                base_dir_out.root().display()
+            ));
         } else {
+            let t = Instant::now();
+            let inputs = eval_inputs(base, &data, opts);
             let model = base.loaded.model.valid();
-            let out = run_evals(&model, &base_evals, &eval_inputs)?;
+            let out = run_evals(&model, &base_evals, &inputs)?;
             print!("{}", out.report.table().render(crate::eval::Format::Table));
             eval_stage::write(&out, base_dir_out.root())?;
             write_atomic(&key_file, key.as_bytes()).map_err(|e| ExecError::write(&key_file, e))?;
+            log(format!(
+                "eval on base: done in {:.1}s and cached (key {short}); {}",
+                t.elapsed().as_secs_f64(),
+                base_dir_out.root().display()
+            ));
         }
     }
+    Ok(Prepared { data })
+}
+
+fn eval_inputs<'a>(
+    base: &'a BaseModel,
+    data: &'a Option<(crate::data::PreparedDataset, crate::data::Template)>,
+    opts: &RunOptions,
+) -> EvalInputs<'a> {
+    EvalInputs {
+        tokenizer: &*base.tokenizer,
+        heldout: data
+            .as_ref()
+            .filter(|(p, _)| !p.heldout.is_empty())
+            .map(|(p, t)| (p.heldout.as_slice(), t)),
+        data_dir: opts.data_dir.clone(),
+        prefix_token: base.prefix_token,
+        progress: opts.progress,
+    }
+}
+
+/// Loads the base model (and quantizes it: the 4-bit weights are cached by content hash).
+fn load_base(cfg: &ir::RunConfig, base_dir: &Path, training: bool) -> Result<BaseModel, ExecError> {
+    let t = Instant::now();
+    let mut base = load_model(&cfg.model, base_dir, training)?;
+    log(format!(
+        "model: loaded {} ({} layers, vocab {}) on {} in {:.1}s",
+        base.loaded.path.display(),
+        base.loaded.config.num_layers,
+        base.loaded.config.vocab_size,
+        cfg.model.device,
+        t.elapsed().as_secs_f64()
+    ));
+    if let Some(q) = &cfg.quantize {
+        // QLoRA: the frozen base goes 4-bit (cached by content hash, so a sweep quantizes once).
+        let mut q = q.clone();
+        if q.modules.is_empty() {
+            q.modules = crate::model::quantize::default_modules();
+        }
+        let t = Instant::now();
+        let model = base.loaded.model.clone();
+        let (model, report) = crate::model::quantize::quantize_llama(
+            model,
+            &q,
+            Some(&crate::cache::cache_dir()),
+            &base.device,
+        )?;
+        base.loaded.model = model;
+        let how = match (report.cache_hit, &report.cache_file) {
+            (true, Some(f)) => format!("cached ({}), not quantized again", f.display()),
+            (true, None) => "cached, not quantized again".into(),
+            (false, Some(f)) => format!("quantized and cached ({})", f.display()),
+            (false, None) => "quantized (no cache directory)".into(),
+        };
+        log(format!(
+            "quantize: {how}; {} {} linears, {} → {} bytes in {:.1}s",
+            report.modules.len(),
+            q.kind.name(),
+            report.dense_bytes,
+            report.packed_bytes,
+            t.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(base)
+}
+
+/// Executes one run, reusing the base model `shared` holds when the settings match.
+pub fn run_one_shared(
+    pipeline: &Pipeline,
+    run: &Run,
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    shared: &mut SharedBase,
+) -> Result<RunOutcome, ExecError> {
+    let started = Instant::now();
+    let cfg = &run.config;
+    let dir = RunDir::create(&pipeline.runs_dir, &pipeline.name, &run.name)
+        .map_err(|e| ExecError::write(&pipeline.runs_dir, e))?;
+    if dir.is_finished() && !opts.force {
+        log(format!(
+            "run {}: finished earlier ({}), skipped",
+            run.name,
+            dir.summary().display()
+        ));
+        return Ok(RunOutcome {
+            name: run.name.clone(),
+            dir: dir.root().to_path_buf(),
+            skipped: true,
+            interrupted: false,
+        });
+    }
+    log(format!(
+        "run {}: starting in {}",
+        run.name,
+        dir.root().display()
+    ));
+    let ron = ron::ser::to_string_pretty(run, ron::ser::PrettyConfig::default())
+        .map_err(|e| ExecError::write(dir.ir(), std::io::Error::other(e)))?;
+    write_atomic(&dir.ir(), ron.as_bytes()).map_err(|e| ExecError::write(dir.ir(), e))?;
+
+    let Prepared { data } = shared_stages(pipeline, run, opts, shared)?;
+    let Some((_, _, base)) = &shared.slot else {
+        return Err(ExecError::Unsupported {
+            what: "the base model was not kept".into(),
+            help: "report this as a bug".into(),
+        });
+    };
+    let eval_inputs = eval_inputs(base, &data, opts);
 
     // 4. train
     let mut summary = json!({
@@ -344,6 +538,12 @@ pub fn run_one(
     }
     if !interrupted {
         summary["wall_s"] = json!(started.elapsed().as_secs_f64());
+        // The peak is the process's: per run under `--jobs` and Slurm, cumulative when one
+        // process runs several points in turn.
+        summary["memory"] = json!({
+            "peak_rss_bytes": super::sysmem::peak_rss_bytes(),
+            "estimate_bytes": super::jobs::estimate(pipeline, &run.name),
+        });
         write_json_atomic(&dir.summary(), &summary)
             .map_err(|e| ExecError::write(dir.summary(), e))?;
     }

@@ -82,7 +82,7 @@ impl RunDir {
 }
 
 /// Keeps names usable as single path components.
-fn sanitize(name: &str) -> String {
+pub fn sanitize(name: &str) -> String {
     let cleaned: String = name
         .chars()
         .map(|c| {

@@ -85,7 +85,11 @@ pub fn plot_runs(run_dirs: &[PathBuf], out_dir: &Path) -> Result<Vec<PathBuf>, S
                 .join(", ");
             let stem = out_dir.join(format!("{}-vs-{}", slug(&metric), slug(x_name)));
             written.extend(plot_metric_vs_param(
-                &points, x_name, &metric, &series_by, &stem,
+                &points,
+                x_name,
+                &metric_title(&metric),
+                &series_by,
+                &stem,
             )?);
         }
     }
@@ -191,6 +195,17 @@ fn metric_names(runs: &[RunSeries]) -> Vec<String> {
     names
 }
 
+/// How a metric reads in a title and on an axis: `lpipe run`'s summary keys in words, evaluation
+/// scores (`mmlu acc`) as they are.
+fn metric_title(metric: &str) -> String {
+    match metric {
+        "train.last_loss" => "final training loss".into(),
+        "train.last_val_loss" => "final validation loss".into(),
+        "train.best_val_loss" => "best validation loss".into(),
+        other => other.to_string(),
+    }
+}
+
 /// The legend entry of a run: its values of the other swept keys (`lora.alpha=16`).
 fn group_label(run: &RunSeries, others: &[&String]) -> String {
     let parts: Vec<String> = others
@@ -237,6 +252,8 @@ mod tests {
         names.sort_by_key(|n| natural_key(Path::new(n)));
         assert_eq!(names, ["base", "r2-a4", "r2-a16", "r16-a32"]);
         assert_eq!(short_key("lora.alpha"), "alpha");
+        assert_eq!(metric_title("train.last_val_loss"), "final validation loss");
+        assert_eq!(metric_title("mmlu acc"), "mmlu acc");
         let run = RunSeries {
             params: vec![("lora.r".into(), 8.0), ("lora.alpha".into(), 16.0)],
             ..RunSeries::default()

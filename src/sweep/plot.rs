@@ -60,6 +60,8 @@ struct Frame<'a> {
     log2_x: bool,
     /// Start the x axis at 0 (steps), not at the smallest value (swept settings).
     x_from_zero: bool,
+    /// Label only these x values (a few swept settings: `4` and `8`, not `4.5`).
+    x_ticks: Option<Vec<f64>>,
 }
 
 /// Series `i`'s colour and dash: colours cycle, and each further cycle of ten uses a longer dash.
@@ -100,6 +102,7 @@ pub fn plot_losses(
         legend_title: "run",
         legend_note: has_val.then_some("lines: training, dots: validation"),
         log2_x: false,
+        x_ticks: None,
         x_from_zero: true,
     };
     render(&series, &frame, out_stem)
@@ -149,16 +152,35 @@ pub fn plot_metric_vs_param(
         .flat_map(|s| s.line.iter().map(|p| p.0))
         .collect();
     let title = format!("{metric_name} vs {x_name}");
+    let log2_x = powers_of_two_spread(&xs);
+    let mut distinct = xs.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
     let frame = Frame {
         title: &title,
         x_desc: x_name,
         y_desc: metric_name,
         legend_title: series_by,
         legend_note: None,
-        log2_x: powers_of_two_spread(&xs),
+        log2_x,
         x_from_zero: false,
+        x_ticks: (!log2_x && distinct.len() <= MAX_LABELLED_VALUES).then_some(distinct),
     };
     render(&series, &frame, out_stem)
+}
+
+/// Up to this many distinct swept values, only they get x labels.
+const MAX_LABELLED_VALUES: usize = 12;
+
+/// The label of tick `v` when only `ticks` are labelled: theirs if `v` is one of them.
+fn swept_label(v: f64, ticks: &[f64]) -> String {
+    let (lo, hi) = bounds(ticks.iter().copied());
+    let tol = (hi - lo).abs().max(v.abs()).max(1e-12) * 1e-6;
+    ticks
+        .iter()
+        .find(|t| (v - **t).abs() <= tol)
+        .map(|t| short_number(*t))
+        .unwrap_or_default()
 }
 
 fn powers_of_two_spread(xs: &[f64]) -> bool {
@@ -271,6 +293,8 @@ fn draw<DB: DrawingBackend>(
             } else {
                 String::new()
             }
+        } else if let Some(ticks) = &frame.x_ticks {
+            swept_label(*v, ticks)
         } else {
             short_number(*v)
         }
@@ -390,6 +414,17 @@ mod tests {
         assert!(!powers_of_two_spread(&[16.0, 32.0]));
         assert!(!powers_of_two_spread(&[1.0, 3.0, 16.0]));
         assert!(!powers_of_two_spread(&[0.5, 4.0, 8.0]));
+    }
+
+    #[test]
+    fn only_swept_values_are_labelled() {
+        let ticks = [4.0, 8.0];
+        assert_eq!(swept_label(4.0, &ticks), "4");
+        assert_eq!(swept_label(8.000000001, &ticks), "8");
+        assert_eq!(swept_label(4.5, &ticks), "");
+        let lrs = [1e-4, 3e-4];
+        assert_eq!(swept_label(3e-4, &lrs), "3.0e-4");
+        assert_eq!(swept_label(2e-4, &lrs), "");
     }
 
     #[test]

@@ -127,6 +127,16 @@ fn apply_summary(run: &mut RunSeries, summary: &Value) {
             }
         }
     }
+    // `lpipe run` keeps the training numbers under `train` (`train.last_val_loss`).
+    if let Some(Value::Object(train)) = summary.get("train") {
+        for (key, value) in train {
+            if key.contains("loss")
+                && let Some(x) = value.as_f64()
+            {
+                run.metrics.push((format!("train.{key}"), x));
+            }
+        }
+    }
 }
 
 /// A swept value as a number: JSON numbers, and strings such as `"1e-4"` (values as written).
@@ -188,6 +198,15 @@ mod tests {
             ]
         );
         assert_eq!(run.metrics, vec![("final_loss".to_string(), 1.25)]);
+
+        std::fs::write(
+            dir.join("summary.json"),
+            r#"{"run":"r8","point":{"lora.r":"8"},"train":{"steps":3,"last_loss":2.5,"best_val_loss":null}}"#,
+        )
+        .unwrap();
+        let run = read_run(&dir).unwrap();
+        assert_eq!(run.params, vec![("lora.r".to_string(), 8.0)]);
+        assert_eq!(run.metrics, vec![("train.last_loss".to_string(), 2.5)]);
         assert!(run.train.is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }

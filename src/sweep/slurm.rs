@@ -80,7 +80,7 @@ impl SlurmPlan {
             .map(|n| format!("lpipe-{}", n.to_string_lossy()))
             .unwrap_or_else(|| "lpipe".into());
         SlurmPlan {
-            command: SlurmPlan::lpipe_run(lpipe, pipeline),
+            command: SlurmPlan::lpipe_run(lpipe, pipeline, &[]),
             sweep_dir,
             points,
             workdir,
@@ -95,13 +95,18 @@ impl SlurmPlan {
         }
     }
 
-    /// The task command `'<lpipe>' run '<pipeline>' --point "$LPIPE_POINT"`.
-    pub fn lpipe_run(lpipe: &Path, pipeline: &Path) -> String {
-        format!(
+    /// The task command `'<lpipe>' run '<pipeline>' --point "$LPIPE_POINT" '<extra>'…`.
+    pub fn lpipe_run(lpipe: &Path, pipeline: &Path, extra: &[String]) -> String {
+        let mut line = format!(
             "{} run {} --point \"$LPIPE_POINT\"",
             quote(&lpipe.to_string_lossy()),
             quote(&pipeline.to_string_lossy())
-        )
+        );
+        for arg in extra {
+            line.push(' ');
+            line.push_str(&quote(arg));
+        }
+        line
     }
 
     /// `<sweep dir>/slurm`.

@@ -165,10 +165,21 @@ pub fn parse_sacct(text: &str, job_id: &str) -> HashMap<usize, (String, String)>
 /// Every point's state. Points come from the last Slurm submission, else from the run
 /// directories found in `sweep_dir`. `query_slurm` asks squeue/sacct about the submitted job.
 pub fn sweep_status(sweep_dir: &Path, query_slurm: bool) -> Result<Vec<PointStatus>, SweepError> {
+    sweep_status_of(sweep_dir, None, query_slurm)
+}
+
+/// As [`sweep_status`], with the sweep's point names when known (from the pipeline file), so
+/// points that have not started yet are listed as pending.
+pub fn sweep_status_of(
+    sweep_dir: &Path,
+    expected: Option<Vec<String>>,
+    query_slurm: bool,
+) -> Result<Vec<PointStatus>, SweepError> {
     let submission = read_submission(sweep_dir)?;
-    let points = match &submission {
-        Some(s) => s.points.clone(),
-        None => local_points(sweep_dir)?,
+    let points = match (&submission, expected) {
+        (Some(s), _) => s.points.clone(),
+        (None, Some(names)) => names,
+        (None, None) => local_points(sweep_dir)?,
     };
     let view = match (&submission, query_slurm) {
         (Some(s), true) => SlurmView::query(&s.job_id),
@@ -185,11 +196,16 @@ fn local_points(sweep_dir: &Path) -> Result<Vec<String>, SweepError> {
     let entries = std::fs::read_dir(sweep_dir).map_err(|e| SweepError::io(sweep_dir, e))?;
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name() != SLURM_DIR && is_run_dir(&e.path()))
+        .filter(|e| e.file_name() != SLURM_DIR && is_run_dir(&e.path()) && !is_base_eval(&e.path()))
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
     Ok(names)
+}
+
+/// The base model's shared evaluation (`<sweep>/base/`, keyed by `cache_key`) is not a point.
+fn is_base_eval(dir: &Path) -> bool {
+    dir.file_name().is_some_and(|n| n == "base") && dir.join("cache_key").is_file()
 }
 
 /// Merges one point's files with Slurm's view.
