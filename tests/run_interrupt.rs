@@ -241,7 +241,7 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted (resumable)"), "{stderr}");
     // The tokens came from the plan's cache entry.
-    assert!(stderr.contains("Hit("), "{stderr}");
+    assert!(stderr.contains("dataset: cached (key "), "{stderr}");
     let stopped = steps_done(&run_dir);
     eprintln!("SIGINT after {stopped} of {STEPS} optimizer steps");
     assert!(

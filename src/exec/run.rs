@@ -519,6 +519,15 @@ pub fn run_one_shared(
                 outcome.last_loss.unwrap_or(f32::NAN),
                 dir.adapter().display()
             ));
+            if let Some(export) = &cfg.export {
+                export_adapter(
+                    export,
+                    pipeline,
+                    &run.name,
+                    &dir.adapter(),
+                    &base.loaded.path,
+                )?;
+            }
             trained = Some(model);
         }
     }
@@ -553,6 +562,33 @@ pub fn run_one_shared(
         skipped: false,
         interrupted,
     })
+}
+
+/// The `export` stage: the adapter (and with `merge`, the merged weights in `merged/`) under the
+/// export path, one subdirectory per run when the pipeline sweeps, so runs never overwrite each other.
+fn export_adapter(
+    export: &ir::Export,
+    pipeline: &ir::Pipeline,
+    run: &str,
+    adapter: &Path,
+    model: &Path,
+) -> Result<(), ExecError> {
+    let out = if pipeline.runs.len() > 1 {
+        export.path.join(super::rundir::sanitize(run))
+    } else {
+        export.path.clone()
+    };
+    log(format!(
+        "export: {}",
+        crate::train::export::export(adapter, None, false, &out)?
+    ));
+    if export.merge {
+        log(format!(
+            "export: {}",
+            crate::train::export::export(adapter, Some(model), true, &out.join("merged"))?
+        ));
+    }
+    Ok(())
 }
 
 fn load_model(model: &ir::Model, base_dir: &Path, training: bool) -> Result<BaseModel, ExecError> {

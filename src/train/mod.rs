@@ -9,6 +9,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod clip;
 pub mod error;
+pub mod export;
 pub mod fit;
 pub mod gguf_export;
 pub mod llama;

@@ -1,0 +1,69 @@
+//! The `export` stage of `lpipe run`: each run of a sweep writes its PEFT adapter (and with
+//! `merge = true` the merged weights) to its own directory under the export path, equal to the run
+//! directory's adapter, so the points of a sweep never overwrite one another.
+
+mod sweep_support;
+
+use std::process::Command;
+
+use sweep_support::{scratch, sweep_pipeline, write_tiny_llama};
+
+#[test]
+fn each_point_exports_its_own_adapter_and_merged_weights() {
+    let root = scratch("export");
+    let model = write_tiny_llama(&root.join("tiny-llama"));
+    let file = root.join("export.lpipe");
+    let text = sweep_pipeline("export", &model, &root.join("runs"), "").replacen(
+        "sweep {",
+        "export {\n  path = \"out\"\n  merge = true\n}\n\nsweep {",
+        1,
+    );
+    std::fs::write(&file, text).unwrap();
+    let pipeline = lpipe::check::check_file(&file, &[])
+        .pipeline
+        .expect("the pipeline checks");
+    assert_eq!(pipeline.runs.len(), 2);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_lpipe"))
+        .env("NO_COLOR", "1")
+        .env("LPIPE_CACHE_DIR", root.join("cache"))
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for run in &pipeline.runs {
+        let exported = root.join("out").join(&run.name);
+        let trained = root.join("runs/export").join(&run.name).join("adapter");
+        for f in ["adapter_config.json", "adapter_model.safetensors"] {
+            assert_eq!(
+                std::fs::read(exported.join(f)).unwrap(),
+                std::fs::read(trained.join(f)).unwrap(),
+                "{}: {f}",
+                run.name
+            );
+        }
+        let merged = exported.join("merged/model.safetensors");
+        let bytes = std::fs::read(&merged).unwrap();
+        let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        // Merged weights carry base names only: no LoRA tensors left; the trained targets
+        // (q_proj, v_proj) moved away from the base, the others did not.
+        assert!(tensors.names().iter().all(|n| !n.contains("lora")));
+        let base_bytes = std::fs::read(model.join("model.safetensors")).unwrap();
+        let base = safetensors::SafeTensors::deserialize(&base_bytes).unwrap();
+        for (name, changed) in [
+            ("model.layers.0.self_attn.q_proj.weight", true),
+            ("model.layers.1.self_attn.v_proj.weight", true),
+            ("model.layers.0.self_attn.k_proj.weight", false),
+            ("model.layers.1.mlp.down_proj.weight", false),
+        ] {
+            let a = tensors.tensor(name).unwrap();
+            let b = base.tensor(name).unwrap();
+            assert_eq!(a.shape(), b.shape(), "{name}");
+            assert_eq!(a.data() != b.data(), changed, "{}: {name}", run.name);
+        }
+        assert!(exported.join("merged/config.json").is_file());
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
