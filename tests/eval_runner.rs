@@ -237,7 +237,7 @@ fn report_puts_runs_side_by_side() {
             .contains("arithmetic_2ds stderr"),
         "{csv}"
     );
-    let row = &table.rows[0]; // r16 sorts first
+    let row = &table.rows[1]; // natural order: r8, then r16
     assert!(row[0].ends_with("r16") && row[1] == "16", "{row:?}");
     // A directory with no results is a diagnostic naming it.
     let empty = temp_dir("eval-empty");

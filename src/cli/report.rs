@@ -101,7 +101,8 @@ pub fn collect_runs(paths: &[PathBuf]) -> Result<Vec<RunResults>, EvalError> {
                 ),
             });
         }
-        subs.sort();
+        // `base` first, then natural order: r4 before r16 before r128.
+        subs.sort_by_key(|p| natural_key(p));
         dirs.extend(subs.into_iter().map(|d| {
             let name = d
                 .file_name()
@@ -284,5 +285,68 @@ fn column_rank(column: &str) -> u8 {
         6
     } else {
         7
+    }
+}
+
+/// Sort key of a run directory: the shared `base` first, then its name with every run of digits
+/// compared as a number.
+fn natural_key(path: &std::path::Path) -> (bool, Vec<(String, u128)>) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut digits = String::new();
+    for c in name.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            if !digits.is_empty() {
+                parts.push((
+                    std::mem::take(&mut text),
+                    digits.parse().unwrap_or(u128::MAX),
+                ));
+                digits.clear();
+            }
+            text.push(c);
+        }
+    }
+    let last = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().unwrap_or(u128::MAX)
+    };
+    parts.push((text, last));
+    (name != "base", parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::natural_key;
+    use std::path::PathBuf;
+
+    #[test]
+    fn runs_sort_base_first_then_by_number() {
+        let mut names = vec![
+            "r16-a32",
+            "r128-a16",
+            "base",
+            "r4-a8",
+            "r16-a8",
+            "r8-ratio2-a16",
+        ];
+        names.sort_by_key(|n| natural_key(&PathBuf::from(n)));
+        assert_eq!(
+            names,
+            [
+                "base",
+                "r4-a8",
+                "r8-ratio2-a16",
+                "r16-a8",
+                "r16-a32",
+                "r128-a16"
+            ]
+        );
     }
 }
