@@ -1,8 +1,8 @@
 //! `lpipe run` on a device whose backend this binary lacks: a spanned E317 before anything runs.
+#![cfg(not(feature = "cuda"))]
 
 use std::process::Command;
 
-#[cfg(not(feature = "cuda"))]
 #[test]
 fn run_on_cuda_without_the_feature_says_how_to_rebuild() {
     let runs = std::env::temp_dir().join(format!("lpipe-device-{}", std::process::id()));
