@@ -43,9 +43,14 @@ pub struct Args {
 pub fn run(args: Args) -> miette::Result<ExitCode> {
     let checked = check_file(&args.file, &args.sets);
     print_diagnostics(&checked.diagnostics);
-    let Some(pipeline) = checked.pipeline else {
+    let Some(pipeline) = &checked.pipeline else {
         return Ok(ExitCode::from(super::EXIT_DIAGNOSTICS));
     };
+    // A backend this binary lacks is reported now, pointing at `device`, not after data preparation.
+    let runs = pipeline.runs.iter().enumerate();
+    let runs = runs.filter(|(i, _)| args.point.is_none_or(|p| p == *i));
+    crate::model::device::preflight(runs.map(|(_, r)| r), &checked)
+        .map_err(|e| miette::Report::new(*e))?;
     // The first Ctrl-C asks the trainer to checkpoint and stop; a second one exits at once.
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -67,7 +72,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         jobs: args.jobs,
         sets: args.sets.clone(),
     };
-    let outcomes = run_pipeline(&pipeline, &opts, &stop)?;
+    let outcomes = run_pipeline(pipeline, &opts, &stop)?;
     if outcomes.len() > 1 {
         eprintln!("\nlpipe: {} runs:", outcomes.len());
     }

@@ -46,14 +46,9 @@ pub fn resolve(model: &ir::Model, base_dir: &Path) -> Result<PathBuf, ExecError>
     Ok(source.resolve()?)
 }
 
-/// The Burn device for a pipeline's `device = …`.
-pub fn device(spec: ir::Device) -> Result<Device, ExecError> {
-    let spec = match spec {
-        ir::Device::Cpu => DeviceSpec::Cpu,
-        ir::Device::Cuda(i) => DeviceSpec::Cuda(i as usize),
-        ir::Device::Wgpu(_) => DeviceSpec::Wgpu,
-    };
-    Ok(spec.device()?)
+/// The Burn device for a pipeline's `device = …`, computing in `precision`.
+pub fn device(spec: ir::Device, precision: ir::Precision) -> Result<Device, ExecError> {
+    Ok(DeviceSpec::from(spec).device_in(precision)?)
 }
 
 /// Loads the base model and its tokenizer; `autodiff` puts it on a training device.
@@ -62,17 +57,8 @@ pub fn load_base_on(
     base_dir: &Path,
     autodiff: bool,
 ) -> Result<BaseModel, ExecError> {
-    if model.precision != ir::Precision::F32 {
-        return Err(ExecError::Unsupported {
-            what: format!(
-                "precision `{}` is not available on this backend yet",
-                model.precision.name()
-            ),
-            help: "use `precision = f32` for CPU runs".into(),
-        });
-    }
     let path = resolve(model, base_dir)?;
-    let device = device(model.device)?;
+    let device = device(model.device, model.precision)?;
     let device = if autodiff { device.autodiff() } else { device };
     let loaded = load(&path, &device)?;
     let tokenizer_path = match (&model.tokenizer, &loaded.tokenizer) {

@@ -1,11 +1,17 @@
-//! Device strings (`cpu`, `cuda:N`, `wgpu`) to Burn devices.
+//! Device strings (`cpu`, `cuda:N`, `wgpu`) to Burn devices, in the precision a pipeline asks for.
 
 use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
 use std::str::FromStr;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, FloatDType};
+use miette::{Diagnostic, SourceSpan};
+use thiserror::Error;
 
 use super::error::ModelError;
+use crate::check::Checked;
+use crate::diag::Src;
+use crate::ir::{self, Precision};
 
 /// Where a model runs, as a pipeline or `--device` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +59,25 @@ impl fmt::Display for DeviceSpec {
     }
 }
 
+impl From<ir::Device> for DeviceSpec {
+    fn from(device: ir::Device) -> Self {
+        match device {
+            ir::Device::Cpu => Self::Cpu,
+            ir::Device::Cuda(i) => Self::Cuda(i as usize),
+            ir::Device::Wgpu(_) => Self::Wgpu,
+        }
+    }
+}
+
+/// Which pipeline key a device problem is about (where its diagnostic points).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// `model.device`: the backend is missing or the device cannot be opened.
+    Device,
+    /// `model.precision`: the device cannot compute in that precision.
+    Precision,
+}
+
 impl DeviceSpec {
     /// The Burn device, or a diagnostic when this binary was built without its backend.
     pub fn device(&self) -> Result<Device, ModelError> {
@@ -62,6 +87,92 @@ impl DeviceSpec {
             Self::Wgpu => wgpu(self),
         }
     }
+
+    /// The device with `precision` as its default float type, so that every weight loaded onto
+    /// it and every activation computed on it uses that type.
+    pub fn device_in(&self, precision: Precision) -> Result<Device, ModelError> {
+        self.open(precision).map_err(|(_, e)| e)
+    }
+
+    /// [`Self::device_in`], also saying which key to blame on failure.
+    pub fn open(&self, precision: Precision) -> Result<Device, (Blame, ModelError)> {
+        let mut device = self.device().map_err(|e| (Blame::Device, e))?;
+        let wanted = float_dtype(precision);
+        let problem = |blame, what: String, help: &str| {
+            let e = ModelError::Device {
+                spec: self.to_string(),
+                what,
+                help: help.to_string(),
+            };
+            (blame, e)
+        };
+        // flex could store bf16, but lpipe's CPU path (kernels, references, tolerances) is f32.
+        if *self == Self::Cpu && precision != Precision::F32 {
+            return Err(problem(
+                Blame::Precision,
+                format!(
+                    "precision `{}` is not available on the CPU",
+                    precision.name()
+                ),
+                "use `precision = f32` on `cpu`; bf16 and f16 need a GPU device (`cuda:N`)",
+            ));
+        }
+        // Opening a GPU runtime panics inside Burn/CubeCL when no driver or device is present.
+        let supported = quietly(|| device.supports_dtype(wanted)).map_err(|msg| {
+            problem(
+                Blame::Device,
+                format!("the device cannot be opened: {msg}"),
+                "check that the NVIDIA driver is installed and `nvidia-smi` lists this GPU \
+                 (CUDA_VISIBLE_DEVICES renumbers them), or use `cpu`",
+            )
+        })?;
+        if !supported {
+            return Err(problem(
+                Blame::Precision,
+                format!("this device cannot compute in `{}`", precision.name()),
+                "use `precision = f32` (or `f16` on GPUs without bf16)",
+            ));
+        }
+        if device.settings().float_dtype == wanted {
+            return Ok(device);
+        }
+        // Settings lock on a device's first tensor; an earlier run in this process may have
+        // locked them to another precision.
+        if device.configure(wanted).is_err() && device.settings().float_dtype != wanted {
+            return Err(problem(
+                Blame::Precision,
+                format!(
+                    "the device already runs in {:?} in this process",
+                    device.settings().float_dtype
+                ),
+                "run the sweep points with different precisions separately (`lpipe run --point N`)",
+            ));
+        }
+        Ok(device)
+    }
+}
+
+/// Burn's float type for a pipeline precision.
+pub fn float_dtype(precision: Precision) -> FloatDType {
+    match precision {
+        Precision::F32 => FloatDType::F32,
+        Precision::Bf16 => FloatDType::BF16,
+        Precision::F16 => FloatDType::F16,
+    }
+}
+
+/// Runs `f`, turning a panic into its message without printing it.
+fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    let hook = panic::take_hook();
+    panic::set_hook(Box::new(|_| {}));
+    let out = panic::catch_unwind(AssertUnwindSafe(f));
+    panic::set_hook(hook);
+    out.map_err(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the backend panicked".into())
+    })
 }
 
 fn missing(spec: &DeviceSpec, feature: &str) -> ModelError {
@@ -71,7 +182,7 @@ fn missing(spec: &DeviceSpec, feature: &str) -> ModelError {
         help: format!(
             "rebuild with `cargo build --release --features {feature}`{}, or use `cpu`",
             if feature == "cuda" {
-                " (offline: run scripts/llvm-offline.sh first)"
+                " (offline: run scripts/llvm-offline.sh first; scripts/gpu-build.sh does both)"
             } else {
                 ""
             }
@@ -105,6 +216,61 @@ pub fn has_native_gqa(device: &Device) -> bool {
     *device == Device::flex()
 }
 
+/// A run's device or precision that this binary or machine cannot provide, pointing at the key.
+#[derive(Debug, Error, Diagnostic)]
+#[error("device `{spec}`: {what}")]
+#[diagnostic(code(lpipe::E317), help("{help}"))]
+pub struct DeviceUnavailable {
+    /// The device as resolved (`cuda:0`).
+    pub spec: String,
+    /// What is wrong.
+    pub what: String,
+    /// How to fix it.
+    pub help: String,
+    /// The pipeline file, when the key was found in it.
+    #[source_code]
+    pub src: Option<Src>,
+    /// The key's value.
+    #[label("{label}")]
+    pub span: Option<SourceSpan>,
+    /// Text under the span.
+    pub label: String,
+}
+
+/// Opens every device `runs` need in their precision before anything runs (so a missing backend
+/// is reported at once, not after data preparation), and configures each device's float type.
+pub fn preflight<'a>(
+    runs: impl IntoIterator<Item = &'a ir::Run>,
+    checked: &Checked,
+) -> Result<(), Box<DeviceUnavailable>> {
+    for run in runs {
+        let model = &run.config.model;
+        let spec = DeviceSpec::from(model.device);
+        let Err((blame, e)) = spec.open(model.precision) else {
+            continue;
+        };
+        let ModelError::Device { spec, what, help } = e else {
+            continue;
+        };
+        let (key, label) = match blame {
+            Blame::Device => ("model.device", "this device"),
+            Blame::Precision => ("model.precision", "this precision"),
+        };
+        let at = checked
+            .locate(key)
+            .or_else(|| checked.locate("model.device"));
+        return Err(Box::new(DeviceUnavailable {
+            spec,
+            what,
+            help,
+            src: at.as_ref().map(|(src, _)| src.clone()),
+            span: at.map(|(_, span)| span),
+            label: label.into(),
+        }));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use miette::Diagnostic;
@@ -122,6 +288,7 @@ mod tests {
             assert_eq!(e.code().unwrap().to_string(), "lpipe::E317", "{bad}");
         }
         assert_eq!(DeviceSpec::Cuda(2).to_string(), "cuda:2");
+        assert_eq!(DeviceSpec::from(ir::Device::Cuda(1)), DeviceSpec::Cuda(1));
     }
 
     #[test]
@@ -132,6 +299,65 @@ mod tests {
         {
             let e = DeviceSpec::Cuda(0).device().unwrap_err();
             assert!(e.to_string().contains("without the `cuda` backend"), "{e}");
+            let help = e.help().unwrap().to_string();
+            assert!(help.contains("--features cuda"), "{help}");
         }
+    }
+
+    #[test]
+    fn cpu_computes_in_f32_only() {
+        let cpu = DeviceSpec::Cpu.device_in(Precision::F32).unwrap();
+        assert_eq!(cpu.settings().float_dtype, FloatDType::F32);
+        for p in [Precision::Bf16, Precision::F16] {
+            let (blame, e) = DeviceSpec::Cpu.open(p).unwrap_err();
+            assert_eq!(blame, Blame::Precision);
+            assert!(e.to_string().contains(p.name()), "{e}");
+            assert!(e.help().unwrap().to_string().contains("precision = f32"));
+        }
+    }
+
+    fn pipeline(model: &str) -> String {
+        format!(
+            "dataset {{\n  source = arithmetic(digits = 2, ops = [plus], count = 8, seed = 1)\n  \
+             template = alpaca\n}}\nmodel {{\n  source = \"m.gguf\"\n{model}}}\n"
+        )
+    }
+
+    /// The diagnostic's span covers `text` in the checked file.
+    fn points_at(e: &DeviceUnavailable, text: &str, file: &str) {
+        let span = e.span.expect("a span");
+        let at = &file[span.offset()..span.offset() + span.len()];
+        assert_eq!(at, text, "{e:?}");
+        assert_eq!(e.code().unwrap().to_string(), "lpipe::E317");
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn run_on_cuda_without_the_backend_points_at_the_device_key() {
+        let file = pipeline("  device = cuda(0)\n  precision = bf16\n");
+        let checked = crate::check::check_text("gpu.lpipe", &file, &[]);
+        let pipeline = checked.pipeline.as_ref().expect("the file checks");
+        let e = preflight(&pipeline.runs, &checked).unwrap_err();
+        points_at(&e, "cuda(0)", &file);
+        assert_eq!(e.spec, "cuda:0");
+        assert!(e.help.contains("--features cuda"), "{}", e.help);
+        assert!(e.help.contains("scripts/llvm-offline.sh"), "{}", e.help);
+    }
+
+    #[test]
+    fn bf16_on_cpu_points_at_the_precision_key() {
+        let file = pipeline("  device = cpu\n  precision = bf16\n");
+        let checked = crate::check::check_text("cpu.lpipe", &file, &[]);
+        let pipeline = checked.pipeline.as_ref().expect("the file checks");
+        let e = preflight(&pipeline.runs, &checked).unwrap_err();
+        points_at(&e, "bf16", &file);
+        let ok = pipeline_ok("  device = cpu\n  precision = f32\n");
+        assert!(ok, "f32 on cpu passes the preflight");
+    }
+
+    fn pipeline_ok(model: &str) -> bool {
+        let checked = crate::check::check_text("ok.lpipe", &pipeline(model), &[]);
+        let pipeline = checked.pipeline.as_ref().expect("the file checks");
+        preflight(&pipeline.runs, &checked).is_ok()
     }
 }
