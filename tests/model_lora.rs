@@ -9,10 +9,11 @@ use std::path::PathBuf;
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use lpipe::model::adapter::load_adapter;
 use lpipe::model::safetensors::SafetensorsFile;
 use lpipe::nn::init::InitOptions;
 use lpipe::nn::{Llama, LlamaConfig};
+use lpipe::train::llama::LlamaLora;
+use lpipe::train::model::adapter_of;
 
 fn golden_dir() -> Option<PathBuf> {
     let Some(shared) = lpipe::cache::shared_dir() else {
@@ -36,7 +37,9 @@ fn load(dir: &std::path::Path, device: &Device) -> Llama {
     let model = tiny_config()
         .init_from(&base, options, &Device::flex())
         .unwrap();
-    load_adapter(model, &dir.join("peft_adapter_init"), device).unwrap()
+    LlamaLora::from_peft(model, &dir.join("peft_adapter_init"), device)
+        .unwrap()
+        .model
 }
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -146,44 +149,59 @@ fn lora_gradients_match_peft_and_base_stays_frozen() {
 
 #[test]
 fn saved_adapters_reload_identically_and_bad_configs_are_diagnosed() {
-    use lpipe::model::adapter::{AdapterConfig, save_adapter};
     use miette::Diagnostic;
 
     let Some(dir) = golden_dir() else { return };
     let device = Device::flex();
-    let model = load(&dir, &device);
-    let text = std::fs::read_to_string(dir.join("peft_adapter_init/adapter_config.json")).unwrap();
-    let config: AdapterConfig = serde_json::from_str(&text).unwrap();
-    let out = std::env::temp_dir().join(format!("lpipe-adapter-{}", std::process::id()));
-    save_adapter(&model, &config, &out).unwrap();
     let base = SafetensorsFile::open(&dir.join("base_model.safetensors")).unwrap();
-    let fresh = tiny_config()
-        .init_from(&base, InitOptions { native_gqa: false }, &device)
-        .unwrap();
-    let reloaded = load_adapter(fresh, &out, &device).unwrap();
+    let fresh = || {
+        tiny_config()
+            .init_from(&base, InitOptions { native_gqa: false }, &device)
+            .unwrap()
+    };
+    let init = dir.join("peft_adapter_init");
+    let model = LlamaLora::from_peft(fresh(), &init, &device).unwrap();
+    let out = std::env::temp_dir().join(format!("lpipe-adapter-{}", std::process::id()));
+    adapter_of(&model).unwrap().save(&out).unwrap();
+    let reloaded = LlamaLora::from_peft(fresh(), &out, &device).unwrap();
     for ((n1, t1), (n2, t2)) in model
+        .model
         .lora_tensors()
         .into_iter()
-        .zip(reloaded.lora_tensors())
+        .zip(reloaded.model.lora_tensors())
     {
         assert_eq!(n1, n2);
         assert_eq!(to_vec(t1), to_vec(t2), "{n1}");
     }
     // PEFT's own file and ours hold the same tensors under the same names.
-    let peft =
-        SafetensorsFile::open(&dir.join("peft_adapter_init/adapter_model.safetensors")).unwrap();
+    let peft = SafetensorsFile::open(&init.join("adapter_model.safetensors")).unwrap();
     let ours = SafetensorsFile::open(&out.join("adapter_model.safetensors")).unwrap();
     let (mut a, mut b) = (peft.names(), ours.names());
     a.sort();
     b.sort();
     assert_eq!(a, b);
 
-    let bad = text.replace("\"lora_dropout\": 0.0", "\"lora_dropout\": 1.5");
-    std::fs::write(out.join("adapter_config.json"), bad).unwrap();
-    let fresh = tiny_config()
-        .init_from(&base, InitOptions { native_gqa: false }, &device)
-        .unwrap();
-    let e = load_adapter(fresh, &out, &device).unwrap_err();
-    assert_eq!(e.code().unwrap().to_string(), "lpipe::E318");
-    assert!(e.to_string().contains("lora_dropout"), "{e}");
+    let text = std::fs::read_to_string(init.join("adapter_config.json")).unwrap();
+    for (bad, what) in [
+        (
+            text.replace("\"lora_dropout\": 0.0", "\"lora_dropout\": 1.5"),
+            "lora_dropout",
+        ),
+        (
+            text.replace("\"use_dora\": false", "\"use_dora\": true"),
+            "use_dora",
+        ),
+    ] {
+        assert_ne!(bad, text, "the golden config spells `{what}` as expected");
+        std::fs::write(out.join("adapter_config.json"), bad).unwrap();
+        let Err(e) = LlamaLora::from_peft(fresh(), &out, &device) else {
+            panic!("a config with a bad `{what}` was accepted");
+        };
+        assert!(
+            e.code().unwrap().to_string().starts_with("lpipe::E7"),
+            "{e}"
+        );
+        assert!(format!("{e}{e:?}").contains(what), "{e:?}");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
 }

@@ -65,5 +65,46 @@ fn each_point_exports_its_own_adapter_and_merged_weights() {
         }
         assert!(exported.join("merged/config.json").is_file());
     }
+
+    // `lpipe score` on base + adapter equals the merged checkpoint, and differs from the base.
+    let run = &pipeline.runs[0];
+    let adapter = root.join("out").join(&run.name);
+    let score = |model: &std::path::Path, adapter: Option<&std::path::Path>| -> f64 {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lpipe"));
+        cmd.args([
+            "score",
+            "--json",
+            "--context",
+            "What is 12 plus 7?",
+            "--continuation",
+            " 19",
+        ])
+        .arg("--model")
+        .arg(model);
+        if let Some(a) = adapter {
+            cmd.arg("--adapter").arg(a);
+        }
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+        v["sum_logprob"].as_f64().expect("sum_logprob")
+    };
+    let base = score(&model, None);
+    let with_adapter = score(&model, Some(&adapter));
+    let merged = score(&adapter.join("merged"), None);
+    // f32 rounding of W + s·BA versus x·W + s·(x·A)·B on a two-layer model.
+    assert!(
+        (with_adapter - merged).abs() < 1e-4,
+        "{with_adapter} vs {merged}"
+    );
+    assert!(
+        (with_adapter - base).abs() > 1e-6,
+        "the adapter changed nothing: {base}"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }

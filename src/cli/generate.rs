@@ -78,7 +78,10 @@ pub(crate) fn open(
     let tokenizer = crate::tokenizer::load(&tok_path)?;
     let mut model = loaded.model;
     if let Some(dir) = adapter {
-        model = crate::model::adapter::load_adapter(model, dir, &device)?;
+        // The same loader as `lora { init = peft(dir) }`: PEFT names, strict config checks.
+        model = crate::train::llama::LlamaLora::from_peft(model, dir, &device)
+            .map_err(miette::Report::new)?
+            .model;
     }
     Ok(Opened { model, tokenizer })
 }

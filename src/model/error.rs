@@ -263,21 +263,6 @@ pub enum ModelError {
         help: String,
     },
 
-    /// A LoRA adapter directory that cannot be applied to the model.
-    #[error("adapter `{path}`: {what}")]
-    #[diagnostic(
-        code(lpipe::E318),
-        help(
-            "an adapter is a PEFT directory with adapter_config.json and adapter_model.safetensors made for this base model"
-        )
-    )]
-    Adapter {
-        /// The adapter directory or file.
-        path: PathBuf,
-        /// What is wrong.
-        what: String,
-    },
-
     /// Model input outside what the model accepts (token ids, sequence length).
     #[error("invalid model input: {what}")]
     #[diagnostic(

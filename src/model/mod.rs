@@ -1,6 +1,5 @@
 //! Checkpoint formats and loading: GGUF, HF safetensors directories, model configs.
 
-pub mod adapter;
 pub mod config;
 pub mod dequant;
 pub mod device;

@@ -117,10 +117,13 @@ impl AdapterConfig {
             .get("lora_alpha")
             .and_then(Value::as_f64)
             .ok_or_else(|| bad("`lora_alpha` must be a number".into()))?;
-        let lora_dropout = obj
-            .get("lora_dropout")
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0);
+        let lora_dropout = match obj.get("lora_dropout") {
+            None | Some(Value::Null) => 0.0,
+            Some(v) => v
+                .as_f64()
+                .filter(|d| (0.0..1.0).contains(d))
+                .ok_or_else(|| bad(format!("`lora_dropout` is {v}; it must be in [0, 1)")))?,
+        };
         let mut target_modules: Vec<String> = match obj.get("target_modules") {
             Some(Value::Array(a)) => a
                 .iter()
