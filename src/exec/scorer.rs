@@ -152,16 +152,7 @@ impl ModelScorer<'_> {
                 ids.extend(fed.iter().chain(std::iter::repeat_n(&0, width - fed.len())));
                 rows.extend((0..fed.len()).map(|j| (i * width + j) as i64));
             }
-            let mut batch = broadcast(&cache, n);
-            let hidden = self
-                .model
-                .forward_hidden(self.ids(&ids, n, width), Some(&mut batch));
-            let device = hidden.device();
-            let index =
-                Tensor::<1, Int>::from_data(TensorData::new(rows.clone(), [rows.len()]), &device);
-            let picked = hidden.reshape([n * width, d]).select(0, index);
-            let logits = read(self.model.lm_head.forward(picked))?;
-            let vocab = logits.len() / rows.len().max(1);
+            let (logits, vocab) = self.head_rows(&ids, n, width, &cache, rows)?;
             let mut row = 0;
             for (i, r) in reqs.iter().enumerate() {
                 for &tok in &r.continuation[1..] {
@@ -176,6 +167,29 @@ impl ModelScorer<'_> {
             .into_iter()
             .map(|(logprob, is_greedy)| LogLikelihood { logprob, is_greedy })
             .collect())
+    }
+
+    /// Runs `ids` (`n` right-padded rows of `width`) on copies of `cache` and returns the logits of
+    /// the flat positions `rows` (row-major, `rows.len()` × vocabulary) and the vocabulary size.
+    fn head_rows(
+        &self,
+        ids: &[u32],
+        n: usize,
+        width: usize,
+        cache: &KvCache,
+        rows: Vec<i64>,
+    ) -> Result<(Vec<f32>, usize), ModelError> {
+        let mut batch = broadcast(cache, n);
+        let hidden = self
+            .model
+            .forward_hidden(self.ids(ids, n, width), Some(&mut batch));
+        let [_, _, d] = hidden.dims();
+        let count = rows.len();
+        let index = Tensor::<1, Int>::from_data(TensorData::new(rows, [count]), &hidden.device());
+        let picked = hidden.reshape([n * width, d]).select(0, index);
+        let logits = read(self.model.lm_head.forward(picked))?;
+        let vocab = logits.len() / count.max(1);
+        Ok((logits, vocab))
     }
 
     /// Every request as one row of a right-padded batch on top of the shared prefix.
@@ -203,17 +217,7 @@ impl ModelScorer<'_> {
             let first = r.context.len() - prefix - 1;
             rows.extend((first..first + r.continuation.len()).map(|j| (i * width + j) as i64));
         }
-        let mut batch = broadcast(base, n);
-        let hidden = self
-            .model
-            .forward_hidden(self.ids(&ids, n, width), Some(&mut batch));
-        let [_, _, d] = hidden.dims();
-        let device = hidden.device();
-        let index =
-            Tensor::<1, Int>::from_data(TensorData::new(rows.clone(), [rows.len()]), &device);
-        let picked = hidden.reshape([n * width, d]).select(0, index);
-        let logits = read(self.model.lm_head.forward(picked))?;
-        let vocab = logits.len() / rows.len().max(1);
+        let (logits, vocab) = self.head_rows(&ids, n, width, base, rows)?;
         let mut out = Vec::with_capacity(n);
         let mut at = 0;
         for r in reqs {
