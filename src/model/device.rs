@@ -239,36 +239,52 @@ pub struct DeviceUnavailable {
 
 /// Opens every device `runs` need in their precision before anything runs (so a missing backend
 /// is reported at once, not after data preparation), and configures each device's float type.
+/// Fails only when no run can open its device: in a sweep the points that can still run do, and the
+/// others fail at their model stage and are reported with the failed runs.
 pub fn preflight<'a>(
     runs: impl IntoIterator<Item = &'a ir::Run>,
     checked: &Checked,
 ) -> Result<(), Box<DeviceUnavailable>> {
+    let (mut first, mut any_ok) = (None, false);
     for run in runs {
-        let model = &run.config.model;
-        let spec = DeviceSpec::from(model.device);
-        let Err((blame, e)) = spec.open(model.precision) else {
-            continue;
-        };
-        let ModelError::Device { spec, what, help } = e else {
-            continue;
-        };
-        let (key, label) = match blame {
-            Blame::Device => ("model.device", "this device"),
-            Blame::Precision => ("model.precision", "this precision"),
-        };
-        let at = checked
-            .locate(key)
-            .or_else(|| checked.locate("model.device"));
-        return Err(Box::new(DeviceUnavailable {
-            spec,
-            what,
-            help,
-            src: at.as_ref().map(|(src, _)| src.clone()),
-            span: at.map(|(_, span)| span),
-            label: label.into(),
-        }));
+        match unavailable(run, checked) {
+            None => any_ok = true,
+            Some(e) => {
+                first.get_or_insert(e);
+            }
+        }
     }
-    Ok(())
+    match first {
+        Some(e) if !any_ok => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Why `run`'s device cannot be opened in its precision, pointing at the key to change.
+fn unavailable(run: &ir::Run, checked: &Checked) -> Option<Box<DeviceUnavailable>> {
+    let model = &run.config.model;
+    let spec = DeviceSpec::from(model.device);
+    let Err((blame, e)) = spec.open(model.precision) else {
+        return None;
+    };
+    let ModelError::Device { spec, what, help } = e else {
+        return None;
+    };
+    let (key, label) = match blame {
+        Blame::Device => ("model.device", "this device"),
+        Blame::Precision => ("model.precision", "this precision"),
+    };
+    let at = checked
+        .locate(key)
+        .or_else(|| checked.locate("model.device"));
+    Some(Box::new(DeviceUnavailable {
+        spec,
+        what,
+        help,
+        src: at.as_ref().map(|(src, _)| src.clone()),
+        span: at.map(|(_, span)| span),
+        label: label.into(),
+    }))
 }
 
 #[cfg(test)]
