@@ -43,7 +43,11 @@ fn par_chunks(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Syn
 /// Element `i`'s code index: byte `i / 2`, high nibble for even `i`; missing bytes read as 0.
 fn nibble(bytes: &[u8], i: usize) -> usize {
     let byte = bytes.get(i / 2).copied().unwrap_or(0);
-    usize::from(if i % 2 == 0 { byte >> 4 } else { byte & 15 })
+    usize::from(if i.is_multiple_of(2) {
+        byte >> 4
+    } else {
+        byte & 15
+    })
 }
 
 /// Dequantizes `layout.numel()` elements of bitsandbytes-packed `bytes` (element `2j` in the
@@ -61,7 +65,7 @@ pub fn dequantize_4bit(
     let out = &mut out[..n];
     let bs = layout.block_size.max(1);
     let scale = |i: usize| absmax.get(i / bs).copied().unwrap_or(0.0);
-    if bs % 2 != 0 {
+    if !bs.is_multiple_of(2) {
         // Blocks that split a byte: element by element (no bitsandbytes block size does this).
         for (i, o) in out.iter_mut().enumerate() {
             *o = code[nibble(bytes, i)] * scale(i);

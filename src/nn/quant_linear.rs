@@ -21,9 +21,10 @@ pub struct PackedWeight {
     /// Everything but the packed bytes (`packed` is empty: the bytes live in `weight`).
     #[module(skip)]
     stats: Arc<QuantizedTensor>,
-    /// The packed nibbles and statistics on `device`.
+    /// The packed nibbles and statistics on `device` (behind an `Arc`: tensor handles are
+    /// large, and `LinearWeight`'s variants should stay small).
     #[module(skip)]
-    weight: Packed4,
+    weight: Arc<Packed4>,
     /// The device of `weight` (never an autodiff device: the base is frozen).
     #[module(skip)]
     device: Device,
@@ -40,7 +41,7 @@ impl PackedWeight {
             });
         }
         let device = device.clone().without_autodiff();
-        let weight = quantized.to_device(&device);
+        let weight = Arc::new(quantized.to_device(&device));
         quantized.packed = Vec::new();
         Ok(Self {
             stats: Arc::new(quantized),
