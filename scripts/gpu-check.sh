@@ -36,7 +36,8 @@ for f in lpipe q4_kernels; do xz -dc "$bundle/$f.xz" >"$work/$f"; chmod +x "$wor
 out=${OUT:-$work}/gpu-check.txt
 {
   echo "== kernel tests on CUDA (each kernel vs its reference; custom backward vs autodiff)"
-  timeout 240 "$work/q4_kernels" --test-threads 1 gpu::
+  # A missing CUDA device must fail here, not skip.
+  LPIPE_REQUIRE_GPU=1 timeout 240 "$work/q4_kernels" --test-threads 1 gpu::
   echo "== timings"
   timeout 180 "$work/lpipe" bench quant --device cuda --layer 4096 --tokens 512 --rows 4096 --cols 4096 --reps 5
 } 2>&1 | tee "$out"

@@ -11,6 +11,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     fonts-dejavu-core >/dev/null
+  # Mesa's lavapipe Vulkan driver: the CubeCL 4-bit kernels run on the CPU through wgpu
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    mesa-vulkan-drivers libvulkan1 >/dev/null
   "$root/scripts/slurm-up.sh"
 fi
 "$root/scripts/fetch-model.sh"

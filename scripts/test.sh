@@ -6,3 +6,6 @@ export LPIPE_CACHE_DIR=${LPIPE_CACHE_DIR:-$PWD/.cache}
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# The CubeCL 4-bit kernels on wgpu (lavapipe on CPU machines); a missing adapter fails here.
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+LPIPE_REQUIRE_GPU=1 cargo test -p lpipe-kernels --features wgpu

@@ -39,7 +39,7 @@ fn dequantized_dense(model: &Llama) -> Llama {
     let mut dense = model.clone();
     for (_, l) in dense.linears_mut() {
         if let LinearWeight::Packed4(p) = &l.weight {
-            let v = dequantize_f32(&p.quantized).unwrap();
+            let v = dequantize_f32(&p.quantized()).unwrap();
             let (d_in, d_out) = p.dims();
             l.weight = Linear::from_hf(&v, d_out, d_in, &Device::flex()).weight;
         }
@@ -157,19 +157,19 @@ fn quantized_weights_are_cached_by_content_and_match_bitsandbytes_bytes() {
             assert_eq!(name, "lm_head"); // not in the default modules
             continue;
         };
-        assert_eq!(pa.quantized, pb.quantized, "{name}");
+        assert_eq!(pa.quantized(), pb.quantized(), "{name}");
         let w = values(lo.weight.dense().transpose());
         let (d_in, d_out) = lo.weight.dims();
         let fresh = quantize(
             &name,
             &w,
             &[d_out, d_in],
-            pa.quantized.quant_type,
+            pa.quantized().quant_type,
             64,
             false,
         )
         .unwrap();
-        assert_eq!(*pa.quantized, fresh, "{name}");
+        assert_eq!(pa.quantized(), fresh, "{name}");
     }
     // Only what `modules` names is quantized.
     let only_q = Quantize {

@@ -12,19 +12,23 @@
 //! [`dequant_4bit`], [`dequant_absmax`], [`matmul_4bit`], [`matmul_4bit_grad`]; launched in
 //! `forward.rs`). The `Autodiff` implementation (`backward.rs`) gives `q4_matmul` a custom
 //! backward: the base weight is frozen, so only the input gets a gradient.
-//! [`Packed4`] is the `Tensor`-level handle the model uses.
+//! `Flex` runs the host implementations of [`host`] (bit-identical to the references, and
+//! they never keep a dense weight alive). [`Packed4`] is the `Tensor`-level handle the model
+//! uses.
 
 #![recursion_limit = "256"]
 
-use burn::backend::{Flex, backend_extension, tensor::FloatTensor, tensor::IntTensor};
+use burn::backend::{backend_extension, tensor::FloatTensor, tensor::IntTensor};
 
 mod backward;
 #[cfg(feature = "cube")]
 pub mod dequant_4bit;
 #[cfg(feature = "cube")]
 pub mod dequant_absmax;
+mod flex;
 #[cfg(feature = "cube")]
 mod forward;
+pub mod host;
 pub mod layout;
 #[cfg(feature = "cube")]
 pub mod matmul_4bit;
@@ -83,5 +87,3 @@ pub trait Q4Backend: burn::backend::Backend {
         reference::matmul_4bit_input_grad::<Self>(dy, packed, code, absmax, layout)
     }
 }
-
-impl Q4Backend for Flex {}

@@ -1,5 +1,11 @@
 //! `lpipe bench qlora`: CPU 4-bit dequantize throughput against a memcpy of the same output
-//! size, and the QLoRA/LoRA training-step time ratio, both measured in the same run.
+//! size, and the QLoRA/LoRA training-step time and peak-memory ratios, measured in the same run.
+//!
+//! Peak memory is the resident-set high-water mark (`VmHWM`) over the training steps only: the
+//! mark is reset (`/proc/self/clear_refs`) once the model is built, so loading and quantizing do
+//! not count. Run one variant per process (`--variant lora|qlora`) for clean figures; with
+//! `MALLOC_MMAP_THRESHOLD_=131072` glibc returns freed tensors to the system, so the resident
+//! set follows what is live.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -45,6 +51,20 @@ pub struct Options {
     /// Timed training steps per variant (after one warm-up).
     #[arg(long, default_value_t = 3)]
     pub steps: usize,
+    /// What to measure: everything, or the training steps of one variant (for peak memory).
+    #[arg(long, value_enum, default_value_t = Variant::Both)]
+    pub variant: Variant,
+}
+
+/// Which parts of the benchmark run.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// Dequantize throughput and both training variants.
+    Both,
+    /// Only LoRA training steps on the f32 base.
+    Lora,
+    /// Only QLoRA (NF4, double quant) training steps.
+    Qlora,
 }
 
 /// Why the benchmark could not run.
@@ -75,10 +95,21 @@ pub struct Report {
     pub dequant: Vec<(String, f64)>,
     /// The model trained.
     pub model: String,
-    /// Best seconds per LoRA step.
-    pub lora_step_s: f64,
-    /// Best seconds per QLoRA (NF4, double-quant) step.
-    pub qlora_step_s: f64,
+    /// Best seconds per LoRA step and peak resident bytes while training (if run).
+    pub lora: Option<StepStats>,
+    /// The same for QLoRA (NF4, double quant).
+    pub qlora: Option<StepStats>,
+}
+
+/// One training variant's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct StepStats {
+    /// Best seconds per step.
+    pub step_s: f64,
+    /// Resident-set high-water mark over the steps (bytes; `None` where /proc is missing).
+    pub peak_rss: Option<u64>,
+    /// Resident bytes just before the first step (model, adapter, optimizer).
+    pub start_rss: Option<u64>,
 }
 
 fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
@@ -92,36 +123,16 @@ fn best_of(reps: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Runs both measurements.
+/// Runs the measurements `opts.variant` selects.
 pub fn run(opts: &Options) -> Result<Report, BenchError> {
-    // 1. dequantize vs memcpy, same f32 output size
+    let dequant = if opts.variant == Variant::Both {
+        dequant_times(opts)?
+    } else {
+        Vec::new()
+    };
     let (rows, cols) = (opts.rows.max(1), opts.cols.max(2));
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let w: Vec<f32> = (0..rows * cols)
-        .map(|_| rng.random_range(-0.05f32..0.05))
-        .collect();
-    let q = crate::quant::quantize(
-        "w",
-        &w,
-        &[rows, cols],
-        crate::quant::QuantType::Nf4,
-        64,
-        true,
-    )?;
-    let p = PackedWeight::new(q.clone(), &Device::flex())?;
-    let scales = q.absmax.values().into_owned();
-    let mut out = vec![0f32; rows * cols];
-    let t_ours = best_of(opts.reps, || dequantize_par(&q, &scales, &mut out));
-    let t_ref = best_of(opts.reps, || {
-        let _ = crate::quant::dequantize_into(&q, &mut out);
-    });
-    let t_copy = best_of(opts.reps, || {
-        out.copy_from_slice(&w);
-        std::hint::black_box(&out);
-    });
-    drop(p);
 
-    // 2. training steps, LoRA then QLoRA, on the same base
+    // training steps, LoRA then QLoRA, on the same base
     let device = Device::flex();
     let (base, model) = match opts.model.clone().or_else(crate::cache::smollm2_gguf) {
         Some(path) => (
@@ -141,25 +152,89 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
         block_size: 64,
         modules: default_modules(),
     };
-    let (qbase, _) = quantize_llama(base.clone(), &settings, None, &device)?;
-    let lora_step_s = step_time(base, opts)?;
-    let qlora_step_s = step_time(qbase, opts)?;
+    let lora = match opts.variant {
+        Variant::Both => Some(step_time(base.clone(), opts)?),
+        Variant::Lora => Some(step_time(base.clone(), opts)?),
+        Variant::Qlora => None,
+    };
+    let qlora = match opts.variant {
+        Variant::Lora => None,
+        _ => {
+            let (qbase, _) = quantize_llama(base, &settings, None, &device)?;
+            Some(step_time(qbase, opts)?)
+        }
+    };
     Ok(Report {
         threads: crate::nn::parallel::threads(),
         out_bytes: 4 * rows * cols,
-        dequant: vec![
-            ("nf4+dq dequantize (nn::quant_linear)".into(), t_ours),
-            ("nf4+dq dequantize (quant reference)".into(), t_ref),
-            ("memcpy of the f32 output".into(), t_copy),
-        ],
+        dequant,
         model,
-        lora_step_s,
-        qlora_step_s,
+        lora,
+        qlora,
     })
 }
 
-/// Best seconds of one AdamW step (forward, backward, update) with r=8 LoRA on every linear.
-fn step_time(base: Llama, opts: &Options) -> Result<f64, BenchError> {
+/// Best seconds of each dequantize path and of a memcpy of the same f32 output.
+fn dequant_times(opts: &Options) -> Result<Vec<(String, f64)>, BenchError> {
+    let (rows, cols) = (opts.rows.max(1), opts.cols.max(2));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let w: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.random_range(-0.05f32..0.05))
+        .collect();
+    let q = crate::quant::quantize(
+        "w",
+        &w,
+        &[rows, cols],
+        crate::quant::QuantType::Nf4,
+        64,
+        true,
+    )?;
+    let scales = q.absmax.values().into_owned();
+    let mut out = vec![0f32; rows * cols];
+    let t_ours = best_of(opts.reps, || dequantize_par(&q, &scales, &mut out));
+    let t_ref = best_of(opts.reps, || {
+        let _ = crate::quant::dequantize_into(&q, &mut out);
+    });
+    let t_copy = best_of(opts.reps, || {
+        out.copy_from_slice(&w);
+        std::hint::black_box(&out);
+    });
+    drop(out);
+    // The whole flex op as training runs it: 8-bit absmax expanded, output allocated.
+    let p = PackedWeight::new(q, &Device::flex())?;
+    let t_flex = best_of(opts.reps, || {
+        std::hint::black_box(p.dense().dims());
+    });
+    Ok(vec![
+        (
+            "nf4+dq dequantize (host loop, nn::quant_linear)".into(),
+            t_ours,
+        ),
+        (
+            "nf4+dq dequantize (flex Q4Backend op, incl. alloc)".into(),
+            t_flex,
+        ),
+        ("nf4+dq dequantize (quant reference)".into(), t_ref),
+        ("memcpy of the f32 output".into(), t_copy),
+    ])
+}
+
+/// Resident-set figures from `/proc/self/status` (`VmRSS`, `VmHWM`), in bytes.
+fn rss(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the resident-set high-water mark to the current resident set (Linux ≥ 4.0).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Best seconds of one AdamW step (forward, backward, update) with r=8 LoRA on every linear,
+/// and the peak resident set over the steps.
+fn step_time(base: Llama, opts: &Options) -> Result<StepStats, BenchError> {
     let device = Device::flex().autodiff();
     let vocab = base.config.vocab_size as u32;
     let config = AdapterConfig {
@@ -193,35 +268,58 @@ fn step_time(base: Llama, opts: &Options) -> Result<f64, BenchError> {
         step: 1,
     };
     let mut err = None;
+    let start_rss = rss("VmRSS:");
+    let reset = reset_peak_rss();
     let t = best_of(opts.steps, || {
         if let Err(e) = train_step(&mut model, &mut opt, std::slice::from_ref(&mb), &step, None) {
             err = Some(e);
         }
     });
+    let peak_rss = if reset { rss("VmHWM:") } else { None };
     match err {
         Some(e) => Err(e.into()),
-        None => Ok(t),
+        None => Ok(StepStats {
+            step_s: t,
+            peak_rss,
+            start_rss,
+        }),
     }
 }
 
 /// The result as Markdown tables.
 pub fn table(r: &Report) -> String {
-    let gb = r.out_bytes as f64 / 1e9;
-    let copy = r.dequant.last().map_or(f64::NAN, |(_, t)| *t);
-    let mut out = format!(
-        "CPU dequantize, {:.0} MB of f32 output, {} threads, best run\n\n| operation | GB/s of output | vs memcpy |\n|---|---:|---:|\n",
-        r.out_bytes as f64 / 1e6,
-        r.threads
-    );
-    for (name, t) in &r.dequant {
-        out.push_str(&format!("| {name} | {:.2} | {:.2}× |\n", gb / t, copy / t));
+    let mut out = String::new();
+    if !r.dequant.is_empty() {
+        let gb = r.out_bytes as f64 / 1e9;
+        let copy = r.dequant.last().map_or(f64::NAN, |(_, t)| *t);
+        out.push_str(&format!(
+            "CPU dequantize, {:.0} MB of f32 output, {} threads, best run\n\n| operation | GB/s of output | vs memcpy |\n|---|---:|---:|\n",
+            r.out_bytes as f64 / 1e6,
+            r.threads
+        ));
+        for (name, t) in &r.dequant {
+            out.push_str(&format!("| {name} | {:.2} | {:.2}× |\n", gb / t, copy / t));
+        }
+        out.push('\n');
     }
+    let mb = |b: Option<u64>| b.map_or("n/a".to_string(), |b| format!("{:.0}", b as f64 / 1e6));
     out.push_str(&format!(
-        "\ntraining step (AdamW, r=8 on all decoder linears), {}\n\n| variant | s/step | vs LoRA |\n|---|---:|---:|\n| LoRA (f32 base) | {:.3} | 1.00× |\n| QLoRA (nf4, double quant) | {:.3} | {:.2}× |\n",
-        r.model,
-        r.lora_step_s,
-        r.qlora_step_s,
-        r.qlora_step_s / r.lora_step_s
+        "training step (AdamW, r=8 on all decoder linears), {}\n\n| variant | s/step | vs LoRA | RSS before steps (MB) | peak RSS in steps (MB) |\n|---|---:|---:|---:|---:|\n",
+        r.model
     ));
+    let lora_s = r.lora.map(|l| l.step_s);
+    for (name, stats) in [
+        ("LoRA (f32 base)", r.lora),
+        ("QLoRA (nf4, double quant)", r.qlora),
+    ] {
+        let Some(s) = stats else { continue };
+        let ratio = lora_s.map_or("n/a".to_string(), |l| format!("{:.2}×", s.step_s / l));
+        out.push_str(&format!(
+            "| {name} | {:.3} | {ratio} | {} | {} |\n",
+            s.step_s,
+            mb(s.start_rss),
+            mb(s.peak_rss)
+        ));
+    }
     out
 }

@@ -1,38 +1,38 @@
 //! A frozen linear weight held as bitsandbytes 4-bit blocks (QLoRA's base weight).
 //!
 //! The packed bytes stay in HF layout `[d_out, d_in]`, exactly as bitsandbytes quantizes them,
-//! so a cached or pre-quantized checkpoint carries over byte for byte. Each forward call
-//! dequantizes into a transient dense tensor (the reference path on the CPU backend) and hands
-//! it to the ordinary matmul as a constant: autodiff then gives the input gradient only, and the
-//! frozen base never gets one.
+//! so a cached or pre-quantized checkpoint carries over byte for byte. They live once, on the
+//! device, as a [`Packed4`]; [`PackedWeight::matmul`] goes through `lpipe_kernels::Q4Backend`,
+//! whose autodiff op keeps only the packed weight (and the 8-bit statistics) for the backward
+//! pass and dequantizes again there, as bitsandbytes does. The dense f32 weight exists only
+//! for the duration of one gemm, so peak memory is QLoRA's, not LoRA's plus the packed copy.
 
 use std::sync::Arc;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
+use lpipe_kernels::{Packed4, Q4Layout};
 
-use crate::quant::{QuantError, QuantizedTensor};
-
-/// Elements below which one thread dequantizes faster than several.
-const MIN_PARALLEL_ELEMENTS: usize = 1 << 16;
+use crate::quant::{Absmax, QuantError, QuantizedTensor};
 
 /// A `[d_out, d_in]` weight quantized to NF4/FP4, dequantized on every use.
 #[derive(Module, Debug)]
 pub struct PackedWeight {
-    /// The packed nibbles and block statistics, bit-exact with bitsandbytes.
+    /// Everything but the packed bytes (`packed` is empty: the bytes live in `weight`).
     #[module(skip)]
-    pub quantized: Arc<QuantizedTensor>,
-    /// The f32 absmax of every block (double-quantized ones expanded once, not per forward).
+    stats: Arc<QuantizedTensor>,
+    /// The packed nibbles and statistics on `device` (behind an `Arc`: tensor handles are
+    /// large, and `LinearWeight`'s variants should stay small).
     #[module(skip)]
-    scales: Arc<Vec<f32>>,
-    /// Where the transient dense weight is created (never an autodiff device: it is frozen).
+    weight: Arc<Packed4>,
+    /// The device of `weight` (never an autodiff device: the base is frozen).
     #[module(skip)]
     device: Device,
 }
 
 impl PackedWeight {
     /// Wraps a 2-D 4-bit tensor `[d_out, d_in]`; fails when it is inconsistent or not 2-D.
-    pub fn new(quantized: QuantizedTensor, device: &Device) -> Result<Self, QuantError> {
+    pub fn new(mut quantized: QuantizedTensor, device: &Device) -> Result<Self, QuantError> {
         quantized.validate("<linear weight>")?;
         if quantized.shape.len() != 2 {
             return Err(QuantError::Inconsistent {
@@ -40,90 +40,104 @@ impl PackedWeight {
                 reason: format!("shape {:?} is not [d_out, d_in]", quantized.shape),
             });
         }
-        let scales = quantized.absmax.values().into_owned();
+        let device = device.clone().without_autodiff();
+        let weight = Arc::new(quantized.to_device(&device));
+        quantized.packed = Vec::new();
         Ok(Self {
-            quantized: Arc::new(quantized),
-            scales: Arc::new(scales),
-            device: device.clone().without_autodiff(),
+            stats: Arc::new(quantized),
+            weight,
+            device,
         })
     }
 
     /// `(d_in, d_out)`.
     pub fn dims(&self) -> (usize, usize) {
-        match self.quantized.shape[..] {
+        match self.stats.shape[..] {
             [o, i] => (i, o),
             _ => (0, 0),
         }
     }
 
+    /// The bitsandbytes tensor (the packed bytes read back from the device).
+    pub fn quantized(&self) -> QuantizedTensor {
+        let words: Vec<i32> = self
+            .weight
+            .packed
+            .clone()
+            .into_data()
+            .convert::<i32>()
+            .try_into_vec()
+            .unwrap_or_default();
+        let mut packed: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        packed.truncate(self.stats.numel().div_ceil(2));
+        QuantizedTensor {
+            packed,
+            ..(*self.stats).clone()
+        }
+    }
+
+    /// `x · Wᵀ` for `x: [.., d_in]`, differentiable in `x` only; the backward pass dequantizes
+    /// the packed weight again instead of keeping a dense copy.
+    pub fn matmul<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        if x.device().without_autodiff() == self.device {
+            self.weight.matmul(x)
+        } else {
+            // A model moved to another device: upload for this call.
+            self.quantized()
+                .to_device(&x.device().without_autodiff())
+                .matmul(x)
+        }
+    }
+
     /// The dequantized weight in HF layout, row-major `[d_out, d_in]`.
     pub fn dequantize_hf(&self) -> Vec<f32> {
-        let mut out = vec![0f32; self.quantized.numel()];
-        dequantize_par(&self.quantized, &self.scales, &mut out);
-        out
+        self.weight
+            .dequantize()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec()
+            .unwrap_or_default()
     }
 
     /// The dequantized weight as a `[d_in, d_out]` tensor (a transposed view of the HF layout).
     pub fn dense(&self) -> Tensor<2> {
-        self.dense_on(&self.device)
+        self.weight.dequantize().transpose()
     }
 
     /// [`Self::dense`] on `device`'s backend, without autodiff (the base gets no gradient).
     pub fn dense_on(&self, device: &Device) -> Tensor<2> {
-        let (d_in, d_out) = self.dims();
-        let data = TensorData::new(self.dequantize_hf(), [d_out, d_in]);
-        Tensor::<2>::from_data(data, &device.clone().without_autodiff()).transpose()
+        let device = device.clone().without_autodiff();
+        if device == self.device {
+            self.dense()
+        } else {
+            self.quantized().to_device(&device).dequantize().transpose()
+        }
     }
 
     /// Bytes of packed weights plus statistics.
     pub fn nbytes(&self) -> usize {
-        self.quantized.nbytes()
+        self.stats.numel().div_ceil(2) + self.stats.absmax.nbytes()
     }
 }
 
-/// Dequantizes `q` into `out` with precomputed per-block `scales`, split over the threads of
-/// [`super::parallel::threads`] on block boundaries. Each block builds its 16-entry table
-/// `code[i] * scale` once, the same f32 product bitsandbytes forms per element, so the values
-/// equal `quant::dequantize_f32` bit for bit.
+/// Dequantizes `q` into `out` with precomputed per-block `scales` on the host (what `flex`
+/// runs: a byte → code-pair table and the blocks split across threads). Each value is the f32
+/// product `code[nibble] * scale` bitsandbytes forms, so it equals `quant::dequantize_f32` bit
+/// for bit.
 pub fn dequantize_par(q: &QuantizedTensor, scales: &[f32], out: &mut [f32]) {
-    let bs = q.block_size.max(2);
-    let n = out.len().min(q.numel());
-    let threads = if n < MIN_PARALLEL_ELEMENTS {
-        1
-    } else {
-        super::parallel::threads()
+    let layout = Q4Layout {
+        rows: 1,
+        cols: q.numel(),
+        block_size: q.block_size,
     };
-    let blocks_per_chunk = n.div_ceil(bs).div_ceil(threads).max(1);
-    let elems = blocks_per_chunk * bs;
-    let code = &q.code;
-    std::thread::scope(|s| {
-        let mut jobs = out[..n]
-            .chunks_mut(elems)
-            .zip(q.packed.chunks(elems / 2))
-            .zip(scales.chunks(blocks_per_chunk));
-        let first = jobs.next();
-        for ((o, b), sc) in jobs {
-            s.spawn(move || dequantize_blocks(code, bs, b, sc, o));
-        }
-        if let Some(((o, b), sc)) = first {
-            dequantize_blocks(code, bs, b, sc, o);
-        }
-    });
+    lpipe_kernels::host::dequantize_4bit(&q.packed, &q.code, scales, layout, out);
 }
 
-fn dequantize_blocks(code: &[f32; 16], bs: usize, bytes: &[u8], scales: &[f32], out: &mut [f32]) {
-    for ((out, bytes), &scale) in out.chunks_mut(bs).zip(bytes.chunks(bs / 2)).zip(scales) {
-        let table: [f32; 16] = std::array::from_fn(|i| code[i] * scale);
-        let half = out.len() / 2;
-        let mut pairs = out.chunks_exact_mut(2);
-        for (pair, &byte) in (&mut pairs).zip(bytes) {
-            pair[0] = table[usize::from(byte >> 4)];
-            pair[1] = table[usize::from(byte & 15)];
-        }
-        // An odd tensor's last element sits alone in the high nibble of the last byte.
-        if let ([last], Some(&byte)) = (pairs.into_remainder(), bytes.get(half)) {
-            *last = table[usize::from(byte >> 4)];
-        }
+/// The f32 absmax per block of `q` (dequantized when nested).
+pub fn scales(q: &QuantizedTensor) -> Vec<f32> {
+    match &q.absmax {
+        Absmax::Plain(a) => a.clone(),
+        Absmax::Nested(n) => n.dequantize(),
     }
 }
 
@@ -149,8 +163,16 @@ mod tests {
             let w = weights(o * i);
             let q = quantize("w", &w, &[o, i], qt, bs, dq).unwrap();
             let want = dequantize_f32(&q).unwrap();
-            let p = PackedWeight::new(q, &Device::flex()).unwrap();
+            let mut par = vec![f32::NAN; want.len()];
+            dequantize_par(&q, &scales(&q), &mut par);
+            let p = PackedWeight::new(q.clone(), &Device::flex()).unwrap();
+            assert_eq!(p.quantized(), q);
             let got = p.dequantize_hf();
+            assert!(
+                par.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
             assert!(
                 got.iter()
                     .zip(&want)
