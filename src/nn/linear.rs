@@ -23,11 +23,8 @@ impl LinearWeight {
     pub fn matmul<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Self::Dense(w) => super::parallel::linear(x, w),
-            Self::Packed4(p) => {
-                // Built where the input lives, so a model moved to another device still works.
-                let w = p.dense_on(&x.device());
-                super::parallel::linear(x, &w)
-            }
+            // Dequantized inside the op (forward, and again in backward): no dense copy is kept.
+            Self::Packed4(p) => p.matmul(x),
         }
     }
 
