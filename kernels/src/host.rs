@@ -12,7 +12,7 @@ use crate::layout::{NestedLayout, Q4Layout};
 /// Elements below which one thread dequantizes faster than several.
 const MIN_PARALLEL_ELEMENTS: usize = 1 << 16;
 
-/// Threads used: `$LPIPE_THREADS`, else the available parallelism (as `lpipe::nn::parallel`).
+/// Threads used: `$LPIPE_THREADS`, else the available parallelism (lpipe re-exports it).
 pub fn threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
     *THREADS.get_or_init(|| {
