@@ -44,9 +44,14 @@ pub fn array_elements(text: &str) -> Result<Vec<Range<usize>>, ScanError> {
     }
 }
 
-/// Scans from `pos` to the `,` or `]` that ends the current element; returns its offset.
-fn scan_value(bytes: &[u8], mut pos: usize) -> Result<usize, usize> {
-    let start = pos;
+/// Scans from `pos` to the `,` or `]` that ends the current array element; returns its offset,
+/// or `pos` when the input ends first.
+fn scan_value(bytes: &[u8], pos: usize) -> Result<usize, usize> {
+    scan_to(bytes, pos, b']').ok_or(pos)
+}
+
+/// Scans from `pos` to the `,` or `close` at depth 0 that ends the current value.
+fn scan_to(bytes: &[u8], mut pos: usize, close: u8) -> Option<usize> {
     let mut depth = 0usize;
     let mut in_string = false;
     while let Some(&b) = bytes.get(pos) {
@@ -61,13 +66,14 @@ fn scan_value(bytes: &[u8], mut pos: usize) -> Result<usize, usize> {
                 b'"' => in_string = true,
                 b'{' | b'[' => depth += 1,
                 b'}' | b']' if depth > 0 => depth -= 1,
-                b']' | b',' if depth == 0 => return Ok(pos),
+                b',' if depth == 0 => return Some(pos),
+                c if c == close && depth == 0 => return Some(pos),
                 _ => {}
             }
         }
         pos += 1;
     }
-    Err(start)
+    None
 }
 
 fn finish(
@@ -120,7 +126,7 @@ pub fn key_value_span(text: &str, key: &str) -> Option<Range<usize>> {
             return None;
         }
         let value_start = skip_ws(bytes, pos + 1);
-        let stop = scan_object_value(bytes, value_start)?;
+        let stop = scan_to(bytes, value_start, b'}')?;
         if raw_key == key {
             return Some(value_start..trim_end(bytes, value_start, stop));
         }
@@ -141,31 +147,6 @@ fn string_end(bytes: &[u8], pos: usize) -> Option<usize> {
             _ => {}
         }
         i += 1;
-    }
-    None
-}
-
-/// Like [`scan_value`] but for a member value: ends at `,` or `}` at depth 0.
-fn scan_object_value(bytes: &[u8], mut pos: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    while let Some(&b) = bytes.get(pos) {
-        if in_string {
-            match b {
-                b'\\' => pos += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' if depth > 0 => depth -= 1,
-                b'}' | b',' if depth == 0 => return Some(pos),
-                _ => {}
-            }
-        }
-        pos += 1;
     }
     None
 }
