@@ -8,7 +8,7 @@ use burn::backend::autodiff::{
     ops::{Backward, Ops, OpsKind, unary},
 };
 use burn::backend::{
-    AutodiffBackend, Backend,
+    AutodiffBackend, Backend, FloatDType,
     tensor::{FloatTensor, IntTensor},
 };
 
@@ -26,6 +26,23 @@ impl<B: Backend + Q4Backend, C: CheckpointStrategy> Q4Backend for Autodiff<B, C>
             code.into_primitive(),
             absmax.into_primitive(),
             layout,
+        );
+        Self::from_inner(out)
+    }
+
+    fn q4_dequantize_to(
+        packed: IntTensor<Self>,
+        code: FloatTensor<Self>,
+        absmax: FloatTensor<Self>,
+        layout: Q4Layout,
+        dtype: FloatDType,
+    ) -> FloatTensor<Self> {
+        let out = B::q4_dequantize_to(
+            packed,
+            code.into_primitive(),
+            absmax.into_primitive(),
+            layout,
+            dtype,
         );
         Self::from_inner(out)
     }

@@ -1,5 +1,17 @@
-//! `Q4Backend` on `CubeBackend` (wgpu, cuda): launches the CubeCL kernels on f32 inputs.
+//! `Q4Backend` on `CubeBackend` (wgpu, cuda): launches the CubeCL kernels.
+//!
+//! Every buffer a kernel writes is allocated *contiguous*: `empty_device_dtype` asks the runtime
+//! for its preferred layout, and CUDA pads the rows of a 2-D tensor to an aligned pitch, while
+//! the kernels index their output as one flat run (`ABSOLUTE_POS`). That mismatch was why the
+//! kernels were right on wgpu (no padding) and wrong on CUDA.
+//!
+//! Two ways to multiply by a 4-bit weight, chosen by the number of token rows `m`:
+//! - `m ≥ DEQUANT_MATMUL_MIN_ROWS` (training, prefill): dequantize the whole weight in the
+//!   input's dtype into a transient buffer with the bandwidth-bound kernel, then run Burn's
+//!   tensor-core matmul; the buffer is dropped when the op returns (bitsandbytes' path).
+//! - smaller `m` (generation, scoring): the fused kernels, which read the nibbles directly.
 
+use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::ops::{FloatTensorOps, IntTensorOps};
 use burn::backend::{
     FloatDType, IntDType, TensorMetadata,
@@ -7,7 +19,8 @@ use burn::backend::{
 };
 use burn::tensor::{DType, Shape};
 use burn_cubecl::{
-    CubeBackend, kernel::into_contiguous, ops::numeric::empty_device_dtype, tensor::CubeTensor,
+    CubeBackend, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype,
+    tensor::CubeTensor,
 };
 use cubecl::{calculate_cube_count_elemwise, prelude::*};
 
@@ -17,14 +30,29 @@ use crate::matmul_4bit::matmul_4bit_kernel;
 use crate::matmul_4bit_grad::matmul_4bit_grad_kernel;
 use crate::{NestedLayout, Q4Backend, Q4Layout};
 
-/// The kernels compute in f32 on contiguous buffers: cast and copy when needed.
-fn f32_input(t: CubeTensor) -> CubeTensor {
-    let t = if t.dtype == DType::F32 {
+/// Token rows from which a 4-bit matmul dequantizes into a buffer and uses the dense matmul.
+///
+/// At 64 rows the dense matmul already reuses each weight 64 times, so the cost of writing and
+/// re-reading the dequantized weight (2 bytes per element in bf16, at copy bandwidth) is small
+/// against the fused kernel's per-output recomputation of every nibble.
+pub const DEQUANT_MATMUL_MIN_ROWS: usize = 64;
+
+fn as_float(t: CubeTensor, dtype: DType) -> CubeTensor {
+    let t = if t.dtype == dtype {
         t
     } else {
-        CubeBackend::float_cast(t, FloatDType::F32)
+        CubeBackend::float_cast(t, float_dtype(dtype))
     };
     into_contiguous(t)
+}
+
+fn float_dtype(dtype: DType) -> FloatDType {
+    match dtype {
+        DType::F64 => FloatDType::F64,
+        DType::F16 => FloatDType::F16,
+        DType::BF16 => FloatDType::BF16,
+        _ => FloatDType::F32,
+    }
 }
 
 fn i32_input(t: CubeTensor) -> CubeTensor {
@@ -36,8 +64,9 @@ fn i32_input(t: CubeTensor) -> CubeTensor {
     into_contiguous(t)
 }
 
-fn output_like(t: &CubeTensor, shape: Shape) -> CubeTensor {
-    empty_device_dtype(t.client.clone(), t.device.clone(), shape, DType::F32)
+/// A contiguous output: the kernels write it as one flat run (see the module doc).
+fn output_like(t: &CubeTensor, shape: Shape, dtype: DType) -> CubeTensor {
+    empty_device_contiguous_dtype(t.client.clone(), t.device.clone(), shape, dtype)
 }
 
 fn grid(t: &CubeTensor, n: usize) -> (CubeCount, CubeDim) {
@@ -55,6 +84,70 @@ fn rows_of(t: &CubeTensor, last: usize) -> (usize, Vec<usize>) {
     (t.shape().num_elements() / last.max(1), lead)
 }
 
+/// The f32 statistics the kernels read (the absmax of a nested weight is already f32).
+fn stats(code: CubeTensor, absmax: CubeTensor) -> (CubeTensor, CubeTensor) {
+    (as_float(code, DType::F32), as_float(absmax, DType::F32))
+}
+
+/// Dequantizes to `dtype` (`[rows, cols]`, contiguous) with the vectorized kernel.
+fn dequantize_as(
+    packed: CubeTensor,
+    code: CubeTensor,
+    absmax: CubeTensor,
+    layout: Q4Layout,
+    dtype: DType,
+) -> CubeTensor {
+    let packed = i32_input(packed);
+    let (code, absmax) = stats(code, absmax);
+    let output = output_like(&code, Shape::new([layout.rows, layout.cols]), dtype);
+    let n = layout.numel();
+    if n == 0 {
+        return output;
+    }
+    // 16-byte stores where every word is full; element by element for a ragged tail.
+    let vector_size = if n.is_multiple_of(8) {
+        (16 / dtype.size()).clamp(1, 8)
+    } else {
+        1
+    };
+    let words = layout.n_words();
+    let (count, dim) = grid(&code, words);
+    // SAFETY: one thread per word of `packed` (checked in the kernel); the output holds `n`
+    // elements, written only below `n`; `code` has 16 entries indexed by a nibble; absmax indices
+    // are below `ceil(n / block_size)`, its length.
+    unsafe {
+        dequantize_4bit_kernel::launch_unchecked(
+            &code.client,
+            count,
+            dim,
+            vector_size,
+            packed.into_tensor_arg(),
+            code.clone().into_tensor_arg(),
+            absmax.into_tensor_arg(),
+            output.clone().into_tensor_arg(),
+            n,
+            layout.block_size as u32,
+            dtype_to_storage_type(dtype),
+        );
+    }
+    output
+}
+
+/// `a · b` for 2-D `a`, through Burn's matmul (tensor cores for bf16/f16), reshaped to `shape`.
+fn dense_matmul(a: CubeTensor, b: CubeTensor, shape: Shape) -> CubeTensor {
+    let y = CubeBackend::float_matmul(a, b);
+    CubeBackend::float_reshape(y, shape)
+}
+
+/// The fused kernels compute in f32; their result is cast back to the input's dtype.
+fn fused_output(y: CubeTensor, dtype: DType) -> CubeTensor {
+    if dtype == DType::F32 {
+        y
+    } else {
+        CubeBackend::float_cast(y, float_dtype(dtype))
+    }
+}
+
 impl Q4Backend for CubeBackend {
     fn q4_dequantize(
         packed: IntTensor<Self>,
@@ -62,24 +155,17 @@ impl Q4Backend for CubeBackend {
         absmax: FloatTensor<Self>,
         layout: Q4Layout,
     ) -> FloatTensor<Self> {
-        let (packed, code, absmax) = (i32_input(packed), f32_input(code), f32_input(absmax));
-        let output = output_like(&code, Shape::new([layout.rows, layout.cols]));
-        let n = layout.numel();
-        if n == 0 {
-            return output;
-        }
-        let (count, dim) = grid(&code, n);
-        dequantize_4bit_kernel::launch(
-            &code.client,
-            count,
-            dim,
-            packed.into_tensor_arg(),
-            code.clone().into_tensor_arg(),
-            absmax.into_tensor_arg(),
-            output.clone().into_tensor_arg(),
-            layout.block_size as u32,
-        );
-        output
+        dequantize_as(packed, code, absmax, layout, DType::F32)
+    }
+
+    fn q4_dequantize_to(
+        packed: IntTensor<Self>,
+        code: FloatTensor<Self>,
+        absmax: FloatTensor<Self>,
+        layout: Q4Layout,
+        dtype: FloatDType,
+    ) -> FloatTensor<Self> {
+        dequantize_as(packed, code, absmax, layout, dtype.into())
     }
 
     fn q4_dequantize_absmax(
@@ -88,8 +174,9 @@ impl Q4Backend for CubeBackend {
         code2: FloatTensor<Self>,
         nested: NestedLayout,
     ) -> FloatTensor<Self> {
-        let (codes, absmax2, code2) = (i32_input(codes), f32_input(absmax2), f32_input(code2));
-        let output = output_like(&code2, Shape::new([nested.n_blocks]));
+        let codes = i32_input(codes);
+        let (absmax2, code2) = (as_float(absmax2, DType::F32), as_float(code2, DType::F32));
+        let output = output_like(&code2, Shape::new([nested.n_blocks]), DType::F32);
         if nested.n_blocks == 0 {
             return output;
         }
@@ -102,10 +189,11 @@ impl Q4Backend for CubeBackend {
             absmax2.into_tensor_arg(),
             code2.clone().into_tensor_arg(),
             output.clone().into_tensor_arg(),
-            nested.offset,
             nested.block_size as u32,
         );
-        output
+        // A separate add: fused with the product, CUDA would contract it into an FMA
+        // (see `dequantize_absmax_kernel`).
+        CubeBackend::float_add_scalar(output, nested.offset.into())
     }
 
     fn q4_matmul(
@@ -115,18 +203,22 @@ impl Q4Backend for CubeBackend {
         absmax: FloatTensor<Self>,
         layout: Q4Layout,
     ) -> FloatTensor<Self> {
+        let dtype = x.dtype;
         let (m, mut lead) = rows_of(&x, layout.cols);
-        let (x, packed, code, absmax) = (
-            f32_input(x),
-            i32_input(packed),
-            f32_input(code),
-            f32_input(absmax),
-        );
         lead.push(layout.rows);
-        let output = output_like(&x, Shape::from(lead));
+        let shape = Shape::from(lead);
+        if m >= DEQUANT_MATMUL_MIN_ROWS {
+            // y = x · Wᵀ: W dequantized in x's dtype, read transposed through its strides.
+            let w = dequantize_as(packed, code, absmax, layout, dtype);
+            let x = CubeBackend::float_reshape(into_contiguous(x), Shape::new([m, layout.cols]));
+            return dense_matmul(x, CubeBackend::float_transpose(w), shape);
+        }
+        let (x, packed) = (as_float(x, DType::F32), i32_input(packed));
+        let (code, absmax) = stats(code, absmax);
+        let output = output_like(&x, shape, DType::F32);
         let n = m * layout.rows;
         if n == 0 {
-            return output;
+            return fused_output(output, dtype);
         }
         let (count, dim) = grid(&x, n);
         matmul_4bit_kernel::launch(
@@ -142,7 +234,7 @@ impl Q4Backend for CubeBackend {
             layout.cols as u32,
             layout.block_size as u32,
         );
-        output
+        fused_output(output, dtype)
     }
 
     fn q4_matmul_input_grad(
@@ -152,18 +244,22 @@ impl Q4Backend for CubeBackend {
         absmax: FloatTensor<Self>,
         layout: Q4Layout,
     ) -> FloatTensor<Self> {
+        let dtype = dy.dtype;
         let (m, mut lead) = rows_of(&dy, layout.rows);
-        let (dy, packed, code, absmax) = (
-            f32_input(dy),
-            i32_input(packed),
-            f32_input(code),
-            f32_input(absmax),
-        );
         lead.push(layout.cols);
-        let output = output_like(&dy, Shape::from(lead));
+        let shape = Shape::from(lead);
+        if m >= DEQUANT_MATMUL_MIN_ROWS {
+            // dx = dy · W, W dequantized again (nothing dense was kept from the forward pass).
+            let w = dequantize_as(packed, code, absmax, layout, dtype);
+            let dy = CubeBackend::float_reshape(into_contiguous(dy), Shape::new([m, layout.rows]));
+            return dense_matmul(dy, w, shape);
+        }
+        let (dy, packed) = (as_float(dy, DType::F32), i32_input(packed));
+        let (code, absmax) = stats(code, absmax);
+        let output = output_like(&dy, shape, DType::F32);
         let n = m * layout.cols;
         if n == 0 {
-            return output;
+            return fused_output(output, dtype);
         }
         let (count, dim) = grid(&dy, n);
         matmul_4bit_grad_kernel::launch(
@@ -179,6 +275,6 @@ impl Q4Backend for CubeBackend {
             layout.cols as u32,
             layout.block_size as u32,
         );
-        output
+        fused_output(output, dtype)
     }
 }

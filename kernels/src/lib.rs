@@ -18,7 +18,7 @@
 
 #![recursion_limit = "256"]
 
-use burn::backend::{backend_extension, tensor::FloatTensor, tensor::IntTensor};
+use burn::backend::{FloatDType, backend_extension, tensor::FloatTensor, tensor::IntTensor};
 
 mod backward;
 #[cfg(feature = "cube")]
@@ -37,6 +37,8 @@ pub mod matmul_4bit_grad;
 pub mod packed;
 pub mod reference;
 
+#[cfg(feature = "cube")]
+pub use forward::DEQUANT_MATMUL_MIN_ROWS;
 pub use layout::{NestedLayout, Q4Layout, pack_words};
 pub use packed::{HostQ4, HostScales, Packed4, PackedScales};
 
@@ -52,6 +54,19 @@ pub trait Q4Backend: burn::backend::Backend {
         layout: Q4Layout,
     ) -> FloatTensor<Self> {
         reference::dequantize_4bit::<Self>(packed, code, absmax, layout)
+    }
+
+    /// [`Q4Backend::q4_dequantize`] in `dtype` (the model's precision): each value is the f32
+    /// product rounded once to `dtype`. GPU backends write it directly with a bandwidth-bound
+    /// kernel; the default casts the f32 result.
+    fn q4_dequantize_to(
+        packed: IntTensor<Self>,
+        code: FloatTensor<Self>,
+        absmax: FloatTensor<Self>,
+        layout: Q4Layout,
+        dtype: FloatDType,
+    ) -> FloatTensor<Self> {
+        Self::float_cast(Self::q4_dequantize(packed, code, absmax, layout), dtype)
     }
 
     /// Dequantizes double-quantized absmax: 8-bit codes (four per i32 word), second-level

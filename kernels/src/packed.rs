@@ -1,6 +1,6 @@
 //! [`Packed4`]: a 4-bit weight on a Burn device, and the `Tensor`-level calls into [`Q4Backend`].
 
-use burn::backend::Dispatch;
+use burn::backend::{Dispatch, FloatDType};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use crate::{NestedLayout, Q4Backend, Q4Layout, pack_words};
@@ -135,6 +135,17 @@ impl Packed4 {
             self.code.clone().into_dispatch(),
             self.absmax().into_dispatch(),
             self.layout,
+        ))
+    }
+
+    /// The weight `[rows, cols]` in `dtype` (each value the f32 product rounded once).
+    pub fn dequantize_to(&self, dtype: FloatDType) -> Tensor<2> {
+        Tensor::from_dispatch(<Dispatch as Q4Backend>::q4_dequantize_to(
+            self.packed.clone().into_dispatch(),
+            self.code.clone().into_dispatch(),
+            self.absmax().into_dispatch(),
+            self.layout,
+            dtype,
         ))
     }
 

@@ -310,6 +310,7 @@ fn check_backward(kernel_dev: &Device, ref_dev: &Device) {
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 mod gpu {
     use super::*;
+    use burn::tensor::{DType, FloatDType, bf16, f16};
 
     /// CUDA when built with `cuda` (scripts/gpu-check.sh), else wgpu (lavapipe in CI); `None`
     /// (the test prints `skipped: no Vulkan adapter`) when the runtime finds no device, unless
@@ -377,6 +378,122 @@ mod gpu {
     fn matmul_kernels_and_custom_backward_equal_the_reference() {
         let Some(gpu) = gpu() else { return };
         check_backward(&gpu.autodiff(), &Device::flex().autodiff());
+    }
+
+    /// The half type training would use on `gpu`: bf16 (CUDA), else f16, else f32 (lavapipe
+    /// has neither; the vectorized f32 stores and the dequantize + matmul path still run).
+    fn half(gpu: &Device) -> DType {
+        [DType::BF16, DType::F16]
+            .into_iter()
+            .find(|&d| gpu.supports_dtype(d))
+            .unwrap_or(DType::F32)
+    }
+
+    /// `v` rounded once to `dtype` (round to nearest even), as f32.
+    fn round_to(dtype: DType, v: &[f32]) -> Vec<f32> {
+        v.iter()
+            .map(|&x| match dtype {
+                DType::BF16 => bf16::from_f32(x).to_f32(),
+                DType::F16 => f16::from_f32(x).to_f32(),
+                _ => x,
+            })
+            .collect()
+    }
+
+    fn float_dtype(dtype: DType) -> FloatDType {
+        match dtype {
+            DType::BF16 => FloatDType::BF16,
+            DType::F16 => FloatDType::F16,
+            _ => FloatDType::F32,
+        }
+    }
+
+    fn values_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("float tensor")
+    }
+
+    /// Output in training's half precision (bf16 on CUDA), vectorized stores where
+    /// `numel % 8 == 0`, scalar stores for the ragged shapes: bit-exact against the f32 reference
+    /// rounded once.
+    #[test]
+    fn dequantize_to_half_is_the_reference_rounded_once() {
+        let Some(gpu) = gpu() else { return };
+        let dtype = half(&gpu);
+        println!("dtype {dtype:?}");
+        for (i, &(r, c, bs)) in SHAPES.iter().chain(&[(256, 96, 64)]).enumerate() {
+            let case = Case::new(r, c, bs, 41 + i as u64);
+            for nested in [false, true] {
+                let host = case.host(nested);
+                let got = Packed4::from_host(&host, &gpu).dequantize_to(float_dtype(dtype));
+                let want = round_to(dtype, &reference_dequant(&host));
+                assert_eq!(
+                    bits(&values_f32(got)),
+                    bits(&want),
+                    "{r}x{c}/{bs} nested={nested}"
+                );
+            }
+        }
+    }
+
+    /// `m ≥ DEQUANT_MATMUL_MIN_ROWS` rows in half precision (bf16 on CUDA) take the dequantize +
+    /// tensor-core matmul path, forward and input gradient. Reference: exact sums (f64) of the
+    /// same rounded inputs and weight. Bound `2⁻⁷ · Σ|x·w|` per element: the output is rounded
+    /// to bf16 once (2⁻⁹ relative) and a split-K matmul may round its partial sums to the output
+    /// type once more each (2⁻⁹ of at most `Σ|x·w|` apiece); f32 accumulation adds `K·2⁻²⁴`,
+    /// negligible at these K.
+    #[test]
+    fn dequantize_matmul_path_in_half_matches_exact_sums() {
+        let Some(gpu) = gpu() else { return };
+        let dtype = half(&gpu);
+        let (b, s) = (2, 40);
+        let m = b * s;
+        assert!(m >= lpipe_kernels::DEQUANT_MATMUL_MIN_ROWS);
+        for (i, &(rows, cols, bs)) in [(96, 128, 64), (130, 72, 64), (64, 64, 64)]
+            .iter()
+            .enumerate()
+        {
+            let case = Case::new(rows, cols, bs, 51 + i as u64);
+            let host = case.host(true);
+            let w = round_to(dtype, &reference_dequant(&host));
+            let mut rng = Rng(61 + i as u64);
+            let xs = round_to(dtype, &rng.floats(m * cols, -1.0, 1.0));
+            let dys = round_to(dtype, &rng.floats(m * rows, -1.0, 1.0));
+            let packed = Packed4::from_host(&host, &gpu);
+            let x =
+                Tensor::<3>::from_data(TensorData::new(xs.clone(), [b, s, cols]), (&gpu, dtype));
+            let dy =
+                Tensor::<3>::from_data(TensorData::new(dys.clone(), [b, s, rows]), (&gpu, dtype));
+            let y = values_f32(packed.matmul(x));
+            let dx = values_f32(packed.matmul_input_grad(dy));
+            let check = |got: &[f32],
+                         a: &[f32],
+                         n_out: usize,
+                         k: usize,
+                         wi: &dyn Fn(usize, usize) -> usize,
+                         what: &str| {
+                for r in 0..m {
+                    for o in 0..n_out {
+                        let (mut exact, mut abs) = (0f64, 0f64);
+                        for j in 0..k {
+                            let p = a[r * k + j] as f64 * w[wi(o, j)] as f64;
+                            exact += p;
+                            abs += p.abs();
+                        }
+                        let g = got[r * n_out + o] as f64;
+                        let tol = abs / 128.0 + 1e-30;
+                        assert!(
+                            (g - exact).abs() <= tol,
+                            "{what} {rows}x{cols} [{r},{o}]: {g} vs {exact} (tol {tol})"
+                        );
+                    }
+                }
+            };
+            check(&y, &xs, rows, cols, &|o, j| o * cols + j, "y");
+            check(&dx, &dys, cols, rows, &|o, j| j * cols + o, "dx");
+        }
     }
 
     #[test]
