@@ -135,3 +135,42 @@ fn directories_without_weights_are_diagnosed() {
     let e = lpipe::model::load(&empty, &Device::flex()).unwrap_err();
     assert!(e.to_string().contains("pickled"), "{e}");
 }
+
+/// The GPU load path hands the stored bytes over unconverted: same bytes and dtype as the file,
+/// the same values as the f32 path once converted, and the shape still checked.
+#[test]
+fn stored_tensors_keep_their_bytes_and_dtype() {
+    let dir = temp("stored");
+    let path = dir.join("w.safetensors");
+    let values: Vec<f32> = (0..6 * 4).map(|i| (i as f32 - 11.5) * 0.37).collect();
+    let bf: Vec<u8> = values
+        .iter()
+        .flat_map(|&x| half::bf16::from_f32(x).to_le_bytes())
+        .collect();
+    let f32s: Vec<u8> = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let views = vec![
+        (
+            "a".to_string(),
+            TensorView::new(Dtype::BF16, vec![6, 4], &bf).unwrap(),
+        ),
+        (
+            "b".to_string(),
+            TensorView::new(Dtype::F32, vec![6, 4], &f32s).unwrap(),
+        ),
+    ];
+    std::fs::write(&path, safetensors::tensor::serialize(views, None).unwrap()).unwrap();
+    let file = SafetensorsFile::open(&path).unwrap();
+    for (name, dtype, bytes) in [
+        ("a", burn::tensor::DType::BF16, &bf),
+        ("b", burn::tensor::DType::F32, &f32s),
+    ] {
+        let data = file.to_data(name, &[6, 4]).unwrap();
+        assert_eq!(data.dtype(), dtype, "{name}");
+        assert_eq!(data.as_bytes(), bytes.as_slice(), "{name}");
+        let converted: Vec<f32> = data.convert::<f32>().try_to_vec::<f32>().unwrap();
+        assert_eq!(converted, file.to_f32(name, None).unwrap(), "{name}");
+    }
+    let err = file.to_data("a", &[4, 6]).unwrap_err();
+    assert_eq!(err.code().unwrap().to_string(), "lpipe::E309", "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use burn::tensor::TensorData;
+
 use super::config::{HfConfig, ModelConfig};
 use super::error::ModelError;
 use super::load::TokenizerLocation;
@@ -121,17 +123,25 @@ fn shard_names(dir: &Path) -> Result<Vec<String>, ModelError> {
     Ok(names)
 }
 
+impl HfCheckpoint {
+    /// The shard holding `name`, or the missing-tensor error.
+    fn shard(&self, name: &str) -> Result<&SafetensorsFile, ModelError> {
+        self.file_of(name).ok_or_else(|| ModelError::MissingTensor {
+            path: self.dir.clone(),
+            tensor: name.to_string(),
+        })
+    }
+}
+
 impl WeightSource for HfCheckpoint {
     type Error = ModelError;
 
     fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
-        let file = self
-            .file_of(name)
-            .ok_or_else(|| ModelError::MissingTensor {
-                path: self.dir.clone(),
-                tensor: name.to_string(),
-            })?;
-        file.to_f32(name, Some(shape))
+        self.shard(name)?.to_f32(name, Some(shape))
+    }
+
+    fn load_stored(&self, name: &str, shape: &[usize]) -> Result<Option<TensorData>, ModelError> {
+        self.shard(name)?.to_data(name, shape).map(Some)
     }
 
     fn contains(&self, name: &str) -> bool {

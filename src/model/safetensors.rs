@@ -1,7 +1,9 @@
-//! Memory-mapped safetensors files, tensors converted to `f32` on request.
+//! Memory-mapped safetensors files, tensors converted to `f32` on request (or handed over as
+//! stored, for a device that converts on its own).
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::{DType, TensorData};
 use half::{bf16, f16};
 use safetensors::tensor::{Dtype, Metadata, SafeTensors};
 
@@ -66,8 +68,12 @@ impl SafetensorsFile {
         self.metadata.info(name).map(|i| i.shape.clone())
     }
 
-    /// `name` converted to `f32` (F32, F16, BF16 stored); checks `shape` when given.
-    pub fn to_f32(&self, name: &str, shape: Option<&[usize]>) -> Result<Vec<f32>, ModelError> {
+    /// The stored dtype and bytes of `name`, after checking it exists and has `shape`.
+    fn stored(
+        &self,
+        name: &str,
+        shape: Option<&[usize]>,
+    ) -> Result<(&safetensors::tensor::TensorInfo, &[u8]), ModelError> {
         let info = self
             .metadata
             .info(name)
@@ -86,7 +92,50 @@ impl SafetensorsFile {
         let (start, end) = info.data_offsets;
         let base = 8 + self.header_len;
         // read_metadata checked the offsets against the file length.
-        let bytes = self.map.get(base + start..base + end).unwrap_or_default();
+        Ok((
+            info,
+            self.map.get(base + start..base + end).unwrap_or_default(),
+        ))
+    }
+
+    /// `name` as stored (F32, F16 or BF16 bytes, no conversion) for upload to a device that
+    /// converts on its own; checks `shape`.
+    pub fn to_data(&self, name: &str, shape: &[usize]) -> Result<TensorData, ModelError> {
+        let (info, bytes) = self.stored(name, Some(shape))?;
+        let dtype = match info.dtype {
+            Dtype::F32 => DType::F32,
+            Dtype::F16 => DType::F16,
+            Dtype::BF16 => DType::BF16,
+            other => {
+                return Err(ModelError::UnsupportedType {
+                    path: self.path.clone(),
+                    tensor: name.to_string(),
+                    ty: format!("{other:?}"),
+                });
+            }
+        };
+        let n: usize = shape.iter().product();
+        if bytes.len() != n * dtype.size() {
+            return Err(ModelError::TensorCorrupt {
+                path: self.path.clone(),
+                tensor: name.to_string(),
+                what: format!(
+                    "{} bytes, shape {shape:?} needs {}",
+                    bytes.len(),
+                    n * dtype.size()
+                ),
+            });
+        }
+        Ok(TensorData::from_bytes_vec(
+            bytes.to_vec(),
+            shape.to_vec(),
+            dtype,
+        ))
+    }
+
+    /// `name` converted to `f32` (F32, F16, BF16 stored); checks `shape` when given.
+    pub fn to_f32(&self, name: &str, shape: Option<&[usize]>) -> Result<Vec<f32>, ModelError> {
+        let (info, bytes) = self.stored(name, shape)?;
         let out: Vec<f32> = match info.dtype {
             Dtype::F32 => bytes
                 .chunks_exact(4)
@@ -137,6 +186,10 @@ impl crate::nn::init::WeightSource for SafetensorsFile {
 
     fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
         self.to_f32(name, Some(shape))
+    }
+
+    fn load_stored(&self, name: &str, shape: &[usize]) -> Result<Option<TensorData>, ModelError> {
+        self.to_data(name, shape).map(Some)
     }
 
     fn contains(&self, name: &str) -> bool {

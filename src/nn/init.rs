@@ -18,6 +18,15 @@ pub trait WeightSource {
     type Error;
     /// Row-major values of `name`, which must have exactly `shape`.
     fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Self::Error>;
+    /// `name` in its stored dtype (F32, F16 or BF16), without per-element work on the host, for
+    /// a GPU device; `None` when the source has no such form (then [`WeightSource::load`]).
+    fn load_stored(
+        &self,
+        _name: &str,
+        _shape: &[usize],
+    ) -> Result<Option<TensorData>, Self::Error> {
+        Ok(None)
+    }
     /// Whether the checkpoint has `name` (decides between a tied and an untied head).
     fn contains(&self, name: &str) -> bool;
 }
@@ -39,7 +48,23 @@ impl LlamaConfig {
     ) -> Result<Llama, S::Error> {
         let (h, f, hd) = (self.hidden_size, self.intermediate_size, self.head_dim);
         let (q, kv) = (self.num_heads * hd, self.num_kv_heads * hd);
+        // On a GPU the stored bytes go up as they are (bf16 stays bf16, the device casts if the
+        // run's precision differs) and a linear keeps HF's [out, in] layout, read transposed
+        // through its strides by the matmul: loading is a copy, not a per-element conversion
+        // and host transpose. flex keeps the f32 [in, out] layout its gemm wants.
+        let stored = device.clone().without_autodiff() != Device::flex();
+        let upload = |name: &str, shape: &[usize]| -> Result<Option<Tensor<2>>, S::Error> {
+            if !stored {
+                return Ok(None);
+            }
+            Ok(src
+                .load_stored(name, shape)?
+                .map(|data| Tensor::<2>::from_data(data, device)))
+        };
         let linear = |name: String, out: usize, inp: usize| -> Result<Linear, S::Error> {
+            if let Some(w) = upload(&name, &[out, inp])? {
+                return Ok(Linear::from_transposed(w.transpose()));
+            }
             let w = src.load(&name, &[out, inp])?;
             Ok(Linear::from_hf(&w, out, inp, device))
         };
@@ -50,9 +75,14 @@ impl LlamaConfig {
                 device,
             ))
         };
-        let embed = src.load("model.embed_tokens.weight", &[self.vocab_size, h])?;
-        let embed_tokens =
-            Tensor::<2>::from_data(TensorData::new(embed, [self.vocab_size, h]), device);
+        let embed_shape = [self.vocab_size, h];
+        let embed_tokens = match upload("model.embed_tokens.weight", &embed_shape)? {
+            Some(t) => t,
+            None => {
+                let embed = src.load("model.embed_tokens.weight", &embed_shape)?;
+                Tensor::<2>::from_data(TensorData::new(embed, embed_shape), device)
+            }
+        };
         let mut layers = Vec::with_capacity(self.num_layers);
         for i in 0..self.num_layers {
             let p = format!("model.layers.{i}");
