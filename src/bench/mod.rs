@@ -2,6 +2,7 @@
 
 pub mod forward;
 pub mod qlora;
+pub mod qlora_gpu;
 pub mod quant;
 pub mod score;
 pub mod tokenize;

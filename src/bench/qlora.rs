@@ -54,17 +54,51 @@ pub struct Options {
     /// What to measure: everything, or the training steps of one variant (for peak memory).
     #[arg(long, value_enum, default_value_t = Variant::Both)]
     pub variant: Variant,
+    /// `cpu` (flex, f32), or a GPU (`cuda`, `cuda:N`, `wgpu`: bf16, `--model` required, one
+    /// child process per variant).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// LoRA on every decoder linear instead of q and v (GPU runs; the CPU run always uses all).
+    #[arg(long)]
+    pub all_linears: bool,
+    /// Measure `--variant` only and print its row as one JSON line (what GPU runs spawn).
+    #[arg(long, hide = true)]
+    pub json: bool,
 }
 
 /// Which parts of the benchmark run.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
-    /// Dequantize throughput and both training variants.
+    /// Dequantize throughput and every training variant.
+    #[value(alias = "all")]
     Both,
-    /// Only LoRA training steps on the f32 base.
+    /// Only LoRA training steps on the dense base.
     Lora,
     /// Only QLoRA (NF4, double quant) training steps.
+    #[value(name = "nf4-dq", alias = "qlora")]
     Qlora,
+    /// Only QLoRA with NF4, plain f32 absmax.
+    Nf4,
+    /// Only QLoRA with FP4, plain f32 absmax.
+    Fp4,
+}
+
+impl Variant {
+    /// The quantization of a QLoRA variant (`None` for LoRA and `Both`).
+    pub fn quantize(self) -> Option<Quantize> {
+        let (kind, double_quant) = match self {
+            Variant::Qlora => (QuantType::Nf4, true),
+            Variant::Nf4 => (QuantType::Nf4, false),
+            Variant::Fp4 => (QuantType::Fp4, false),
+            Variant::Lora | Variant::Both => return None,
+        };
+        Some(Quantize {
+            kind,
+            double_quant,
+            block_size: 64,
+            modules: default_modules(),
+        })
+    }
 }
 
 /// Why the benchmark could not run.
@@ -146,20 +180,18 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
             "random SmolLM2-shaped stack (model not cached)".into(),
         ),
     };
-    let settings = Quantize {
-        kind: QuantType::Nf4,
-        double_quant: true,
-        block_size: 64,
-        modules: default_modules(),
-    };
     let lora = match opts.variant {
-        Variant::Both => Some(step_time(base.clone(), opts)?),
-        Variant::Lora => Some(step_time(base.clone(), opts)?),
-        Variant::Qlora => None,
+        Variant::Both | Variant::Lora => Some(step_time(base.clone(), opts)?),
+        _ => None,
     };
-    let qlora = match opts.variant {
-        Variant::Lora => None,
-        _ => {
+    // `Both` on the CPU compares LoRA with the QLoRA recipe (nf4 + double quant).
+    let settings = match opts.variant {
+        Variant::Both => Variant::Qlora.quantize(),
+        v => v.quantize(),
+    };
+    let qlora = match settings {
+        None => None,
+        Some(settings) => {
             let (qbase, _) = quantize_llama(base, &settings, None, &device)?;
             Some(step_time(qbase, opts)?)
         }

@@ -4,7 +4,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{DType, Device, Distribution, FloatDType, Tensor, TensorData};
+
+use crate::ir::Precision;
+use crate::model::device::DeviceSpec;
 
 use crate::quant::{self, QuantType};
 
@@ -26,23 +29,27 @@ pub struct Args {
     /// Side of the square linear layer in the layer comparison.
     #[arg(long, default_value_t = 1024)]
     pub layer: usize,
-    /// Device for the device-side rows: `flex` (CPU reference path), `wgpu` or `cuda`.
+    /// Device for the device-side rows: `flex`/`cpu` (CPU reference path, f32), `wgpu` or
+    /// `cuda[:N]` (bf16).
     #[arg(long, default_value = "flex")]
     pub device: String,
 }
 
-/// The device named on the command line, if this build has it.
-fn device(name: &str) -> Result<Device, quant::QuantError> {
-    match name {
-        "flex" => Ok(Device::flex()),
-        #[cfg(feature = "wgpu")]
-        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
-        #[cfg(feature = "cuda")]
-        "cuda" => Ok(Device::cuda(0usize)),
-        other => Err(quant::QuantError::UnsupportedDevice {
-            name: other.to_string(),
-        }),
+/// The device named on the command line, if this build has it, and the float dtype its rows
+/// use: f32 on flex, bf16 (a training run's precision) on a GPU.
+fn device(name: &str) -> Result<(Device, FloatDType), quant::QuantError> {
+    let unsupported = || quant::QuantError::UnsupportedDevice {
+        name: name.to_string(),
+    };
+    if name == "flex" {
+        return Ok((Device::flex(), FloatDType::F32));
     }
+    let spec: DeviceSpec = name.parse().map_err(|_| unsupported())?;
+    if spec == DeviceSpec::Cpu {
+        return Ok((Device::flex(), FloatDType::F32));
+    }
+    let device = spec.device_in(Precision::Bf16).map_err(|_| unsupported())?;
+    Ok((device, FloatDType::BF16))
 }
 
 fn best<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
@@ -112,30 +119,30 @@ pub fn run(args: &Args) -> Result<(), quant::QuantError> {
         let t = best(args.reps, || quant::dequantize_into(&q, &mut out));
         row(&format!("dequantize {label} -> f32"), t);
     }
-    let device = device(&args.device)?;
-    device_rows(args, &device);
+    let (device, dtype) = device(&args.device)?;
+    device_rows(args, &device, dtype);
     Ok(())
 }
 
-/// On the chosen device: dequantize against an elementwise copy of the same bytes, and a 4-bit
-/// linear layer (forward + input gradient) against the dense f32 one.
-fn device_rows(args: &Args, device: &Device) {
+/// On the chosen device, in `dtype`: dequantize against an elementwise copy of the same output
+/// bytes, and a 4-bit linear layer (forward + input gradient) against the dense one.
+fn device_rows(args: &Args, device: &Device, dtype: FloatDType) {
     let (d, m) = (args.layer, args.tokens);
     let w_host = random(d * d);
     let Ok(q) = quant::quantize("bench", &w_host, &[d, d], QuantType::Nf4, 64, true) else {
         return;
     };
     let packed = q.to_device(device);
-    let w = Tensor::<2>::from_data(TensorData::new(w_host, [d, d]), device);
-    let x = Tensor::<2>::random([m, d], Distribution::Default, device);
+    let dt = DType::from(dtype);
+    let w = Tensor::<2>::from_data(TensorData::new(w_host, [d, d]), (device, dt));
+    let x = Tensor::<2>::random([m, d], Distribution::Default, (device, dt));
     let sync = |t: Tensor<2>| {
-        // Reading a value back waits for the queued kernels on every backend.
         let _ = device.sync();
         t
     };
-    let gb = (d * d * 4) as f64 / 1e9;
+    let gb = (d * d * dt.size()) as f64 / 1e9;
     let copy = best(args.reps, || sync(w.clone().mul_scalar(1.0)));
-    let deq = best(args.reps, || sync(packed.dequantize()));
+    let deq = best(args.reps, || sync(packed.dequantize_to(dtype)));
     let dense = best(args.reps, || {
         let y = x.clone().matmul(w.clone().transpose());
         sync(y.matmul(w.clone()))
@@ -144,37 +151,43 @@ fn device_rows(args: &Args, device: &Device) {
         let y = packed.matmul(x.clone());
         sync(packed.matmul_input_grad(y))
     });
-    println!("\non {} ({d}x{d} weight, {m} tokens):", args.device);
+    let name = format!("{dtype:?}").to_lowercase();
+    println!(
+        "\non {} in {name} ({d}x{d} weight, {m} tokens):",
+        args.device
+    );
     println!(
         "{:<40} {:>10} {:>10} {:>8}",
         "operation", "ms", "GB/s", "ratio"
     );
-    println!(
-        "{:<40} {:>10.3} {:>10.2} {:>8.2}",
-        "reference: elementwise copy (w * 1)",
-        copy * 1e3,
-        gb / copy,
-        1.0
-    );
-    println!(
-        "{:<40} {:>10.3} {:>10.2} {:>8.2}",
-        "dequantize nf4+dq -> f32",
-        deq * 1e3,
-        gb / deq,
-        copy / deq
-    );
-    println!(
-        "{:<40} {:>10.3} {:>10} {:>8.2}",
-        "dense linear fwd + input grad (LoRA)",
-        dense * 1e3,
-        "",
-        1.0
-    );
-    println!(
-        "{:<40} {:>10.3} {:>10} {:>8.2}",
-        "4-bit linear fwd + input grad (QLoRA)",
-        four * 1e3,
-        "",
-        four / dense
-    );
+    let rows = [
+        (
+            "reference: elementwise copy (w * 1)".to_string(),
+            copy,
+            Some(gb / copy),
+            1.0,
+        ),
+        (
+            format!("dequantize nf4+dq -> {name}"),
+            deq,
+            Some(gb / deq),
+            copy / deq,
+        ),
+        (
+            "dense linear fwd + input grad (LoRA)".to_string(),
+            dense,
+            None,
+            1.0,
+        ),
+        (
+            "4-bit linear fwd + input grad (QLoRA)".to_string(),
+            four,
+            None,
+            four / dense,
+        ),
+    ];
+    for (label, secs, rate, ratio) in rows {
+        let rate = rate.map_or(String::new(), |r| format!("{r:.2}"));
+        println!("{label:<40} {:>10.3} {rate:>10} {ratio:>8.2}", secs * 1e3);
+    }
 }

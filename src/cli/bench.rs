@@ -15,7 +15,7 @@ pub struct Args {
 pub enum Which {
     /// Forward-pass tokens/s of lpipe and transformers on the same model.
     Forward(crate::bench::forward::Options),
-    /// CPU 4-bit dequantize throughput and the QLoRA/LoRA training-step time ratio.
+    /// 4-bit dequantize throughput and QLoRA/LoRA training steps (time, memory), CPU or GPU.
     Qlora(crate::bench::qlora::Options),
     /// Alpaca tokenization throughput of lpipe, sentencepiece and HF tokenizers.
     Tokenize(crate::bench::tokenize::Options),
@@ -34,6 +34,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             let rows = crate::bench::forward::run(&opts)?;
             print!("{}", crate::bench::forward::table(&rows, &opts));
         }
+        Which::Qlora(opts) if opts.device != "cpu" => crate::bench::qlora_gpu::run(&opts)?,
         Which::Qlora(opts) => {
             let report = crate::bench::qlora::run(&opts)?;
             print!("{}", crate::bench::qlora::table(&report));

@@ -94,8 +94,11 @@ pub fn quantize_llama(
     let dense_bytes = sources.iter().map(|(_, (v, _))| 4 * v.len()).sum();
 
     // 2. the cache, else quantize (and fill the cache)
-    let key = cache_key(settings, qt, &sources);
-    let cache_file = cache_dir.map(|d| d.join("quantized").join(format!("{key}.safetensors")));
+    // Hashing every weight costs seconds per billion parameters: only when there is a cache.
+    let cache_file = cache_dir.map(|d| {
+        let key = cache_key(settings, qt, &sources);
+        d.join("quantized").join(format!("{key}.safetensors"))
+    });
     let cached = match &cache_file {
         Some(f) if f.is_file() => read_cache(f, &sources)?,
         _ => None,
