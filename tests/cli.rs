@@ -127,3 +127,27 @@ fn plan_prints_every_format() {
     .into_owned();
     assert!(dot.starts_with("digraph") && dot.contains("->"), "{dot}");
 }
+
+/// A GPU benchmark in a build without that backend fails once, up front, with the device
+/// diagnostic and exit 1 (not a child per variant and an empty table with exit 0).
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn gpu_bench_without_the_backend_fails_up_front() {
+    let out = lpipe(&[
+        "bench",
+        "qlora",
+        "--device",
+        "cuda",
+        "--model",
+        "no-such-dir",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("lpipe::E317").count(), 1, "{stderr}");
+    assert!(!stderr.contains("bench qlora: lora"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

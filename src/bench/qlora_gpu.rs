@@ -9,7 +9,7 @@
 //! `in use` what live tensors hold then (model, adapter, optimizer state). scripts/gpu-check.sh
 //! adds what `nvidia-smi` saw per process, the CUDA context included.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
@@ -63,13 +63,20 @@ fn name(v: Variant) -> &'static str {
 }
 
 /// Runs every variant in a child process and prints the table; or, with `--json`, measures
-/// `opts.variant` here and prints its row.
-pub fn run(opts: &Options) -> Result<(), BenchError> {
+/// `opts.variant` here and prints its row. `Ok(false)` when a variant failed (its child printed
+/// why).
+pub fn run(opts: &Options) -> Result<bool, BenchError> {
     if opts.json {
         let row = measure(opts, opts.variant)?;
         println!("{}", serde_json::to_string(&row).unwrap_or_default());
-        return Ok(());
+        return Ok(true);
     }
+    // Fail here, once, when this build lacks the backend (opening the device is left to the
+    // children: a context in the parent would count in every child's `nvidia-smi` figure).
+    let spec: DeviceSpec = opts.device.parse().map_err(model_err)?;
+    spec.device().map_err(model_err)?;
+    model_dir(opts)?;
+    let mut all_ok = true;
     let variants: Vec<Variant> = match opts.variant {
         Variant::Both => ALL.to_vec(),
         v => vec![v],
@@ -88,10 +95,13 @@ pub fn run(opts: &Options) -> Result<(), BenchError> {
                     lora = Some(row);
                 }
             }
-            Err(why) => eprintln!("bench qlora: {} failed: {why}", name(v)),
+            Err(why) => {
+                eprintln!("bench qlora: {} failed: {why}", name(v));
+                all_ok = false;
+            }
         }
     }
-    Ok(())
+    Ok(all_ok)
 }
 
 /// Runs this binary for one variant and reads its JSON row.
@@ -125,19 +135,24 @@ fn model_err(e: ModelError) -> BenchError {
     BenchError::Model(e)
 }
 
+/// `--model`, required on a GPU (there is no cached GPU-sized default).
+fn model_dir(opts: &Options) -> Result<PathBuf, BenchError> {
+    opts.model.clone().ok_or_else(|| {
+        model_err(ModelError::NotACheckpoint {
+            path: PathBuf::from("--model"),
+            what: "none was given, and `bench qlora` on a GPU needs `--model DIR` (an HF checkpoint, e.g. one made \
+                   by ../shared/gpu/make_model.py)"
+                .into(),
+        })
+    })
+}
+
 /// Loads, quantizes (QLoRA variants), then times `opts.steps` AdamW steps after two warm-ups
 /// (the first steps compile kernels and tune the matmuls for these shapes).
 fn measure(opts: &Options, v: Variant) -> Result<GpuRow, BenchError> {
     let spec: DeviceSpec = opts.device.parse().map_err(model_err)?;
     let device = spec.device_in(Precision::Bf16).map_err(model_err)?;
-    let path = opts.model.clone().ok_or_else(|| {
-        model_err(ModelError::NotACheckpoint {
-            path: Path::new("<none>").to_path_buf(),
-            what: "`bench qlora` on a GPU needs `--model DIR` (an HF checkpoint, e.g. from \
-                   ../shared/gpu/make_model.py)"
-                .into(),
-        })
-    })?;
+    let path = model_dir(opts)?;
     let t = Instant::now();
     let loaded = crate::model::load(&path, &device).map_err(model_err)?;
     let _ = device.sync();

@@ -34,7 +34,11 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
             let rows = crate::bench::forward::run(&opts)?;
             print!("{}", crate::bench::forward::table(&rows, &opts));
         }
-        Which::Qlora(opts) if opts.device != "cpu" => crate::bench::qlora_gpu::run(&opts)?,
+        Which::Qlora(opts) if opts.device != "cpu" => {
+            if !crate::bench::qlora_gpu::run(&opts)? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Which::Qlora(opts) => {
             let report = crate::bench::qlora::run(&opts)?;
             print!("{}", crate::bench::qlora::table(&report));
