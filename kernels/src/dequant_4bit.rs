@@ -8,6 +8,8 @@ use cubecl::prelude::*;
 /// bytes written per thread, vectorized to 16-byte stores for bf16 and f32.
 ///
 /// `N > 1` needs `numel % 8 == 0` (every word full); with `N == 1` the tail is bounds-checked.
+/// With `word_block` (block size a multiple of 8, as every bitsandbytes block size is) the eight
+/// elements of a word share one block: one division and one absmax load per thread, not eight.
 #[cube(launch_unchecked)]
 pub fn dequantize_4bit_kernel<F: Float, N: Size>(
     packed: &Tensor<i32>,
@@ -16,6 +18,7 @@ pub fn dequantize_4bit_kernel<F: Float, N: Size>(
     output: &mut Tensor<Vector<F, N>>,
     numel: usize,
     block_size: u32,
+    #[comptime] word_block: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let w = ABSOLUTE_POS;
@@ -26,6 +29,8 @@ pub fn dequantize_4bit_kernel<F: Float, N: Size>(
     let word = u32::cast_from(packed[w]);
     let base = w * 8;
     let bs = block_size as usize;
+    // `base < numel` for every launched word, so its block exists.
+    let word_scale = absmax[base / bs];
     #[unroll]
     for v in 0..8 / n {
         let mut reg = Vector::<F, N>::empty();
@@ -35,11 +40,15 @@ pub fn dequantize_4bit_kernel<F: Float, N: Size>(
             // Byte j / 2 of the word (little-endian), high nibble first.
             let shift = ((j / 2) * 8 + 4 - (j % 2) * 4) as u32;
             let q = ((word >> shift) & 15) as usize;
-            let i = base + j;
-            // The last word of a weight whose size is not a multiple of 8 is padded; those
-            // elements are never written, and must not index past the last block.
-            let b = if i < numel { i / bs } else { 0usize };
-            reg.insert(k, F::cast_from(code[q] * absmax[b]));
+            let mut scale = word_scale;
+            if !word_block {
+                let i = base + j;
+                // The last word of a weight whose size is not a multiple of 8 is padded; those
+                // elements are never written, and must not index past the last block.
+                let b = if i < numel { i / bs } else { 0usize };
+                scale = absmax[b];
+            }
+            reg.insert(k, F::cast_from(code[q] * scale));
         }
         if base + v * n < numel {
             output[w * (8 / n) + v] = reg;

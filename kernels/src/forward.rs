@@ -127,6 +127,7 @@ fn dequantize_as(
             output.clone().into_tensor_arg(),
             n,
             layout.block_size as u32,
+            layout.block_size.is_multiple_of(8),
             dtype_to_storage_type(dtype),
         );
     }
