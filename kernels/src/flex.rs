@@ -156,6 +156,9 @@ fn matmul_rows(x: Float, w: Float, k: usize, n: usize) -> Float {
     Flex::float_reshape(y, Shape::from(out_dims))
 }
 
+/// The default body: Burn's decomposed attention on flex primitives.
+impl crate::AttentionBackend for Flex {}
+
 impl Q4Backend for Flex {
     fn q4_dequantize(packed: Int, code: Float, absmax: Float, layout: Q4Layout) -> Float {
         dequantize(packed, code, absmax, layout)

@@ -149,6 +149,9 @@ fn fused_output(y: CubeTensor, dtype: DType) -> CubeTensor {
     }
 }
 
+/// The default body: Burn's decomposed attention on the cube runtime's kernels.
+impl crate::AttentionBackend for CubeBackend {}
+
 impl Q4Backend for CubeBackend {
     fn q4_dequantize(
         packed: IntTensor<Self>,

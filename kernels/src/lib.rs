@@ -20,6 +20,7 @@
 
 use burn::backend::{FloatDType, backend_extension, tensor::FloatTensor, tensor::IntTensor};
 
+pub mod attention;
 mod backward;
 #[cfg(feature = "cube")]
 pub mod dequant_4bit;
@@ -100,5 +101,20 @@ pub trait Q4Backend: burn::backend::Backend {
         layout: Q4Layout,
     ) -> FloatTensor<Self> {
         reference::matmul_4bit_input_grad::<Self>(dy, packed, code, absmax, layout)
+    }
+}
+
+/// Causal attention as a Burn backend extension: under autodiff its backward recomputes the
+/// attention probabilities instead of keeping them (see [`attention`]).
+#[backend_extension(Flex, Cube: cfg(feature = "cube"), Autodiff)]
+pub trait AttentionBackend: burn::backend::Backend {
+    /// `softmax(causal(q·kᵀ/√d))·v` for `[b, h, s, d]` tensors with as many K/V heads as query
+    /// heads: Burn's decomposed attention, whose values the autodiff version keeps exactly.
+    fn causal_attention(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        attention::causal_attention_reference::<Self>(q, k, v)
     }
 }

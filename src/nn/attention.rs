@@ -75,7 +75,13 @@ impl Attention {
             softcap: None,
             is_causal: true,
         };
-        let out = attention(q, k, v, None, None, options);
+        // Training: the probabilities are recomputed in backward instead of kept, two
+        // [b, h, s, s] tensors per layer less (lpipe_kernels::attention).
+        let out = if q.is_autodiff() {
+            lpipe_kernels::attention::causal_attention(q, k, v)
+        } else {
+            attention(q, k, v, None, None, options)
+        };
         self.o_proj
             .forward(out.swap_dims(1, 2).reshape([b, s, h * d]))
     }
