@@ -1,4 +1,4 @@
-//! 4-bit NF4/FP4 kernels for lpipe.
+//! lpipe's Burn backend extensions: 4-bit NF4/FP4 kernels, and attention for training.
 //!
 //! [`Q4Backend`] is a Burn backend extension with four operations, each with a plain-tensor
 //! reference in [`reference`] that is also its default body (used by `flex` and any backend
@@ -15,6 +15,9 @@
 //! `Flex` runs the host implementations of [`host`] (bit-identical to the references, and
 //! they never keep a dense weight alive). [`Packed4`] is the `Tensor`-level handle the model
 //! uses.
+//!
+//! A second extension, [`AttentionBackend`], gives training's causal attention a backward that
+//! recomputes the probabilities instead of keeping them ([`attention`]).
 
 #![recursion_limit = "256"]
 
