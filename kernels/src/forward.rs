@@ -41,18 +41,9 @@ fn as_float(t: CubeTensor, dtype: DType) -> CubeTensor {
     let t = if t.dtype == dtype {
         t
     } else {
-        CubeBackend::float_cast(t, float_dtype(dtype))
+        CubeBackend::float_cast(t, dtype.into())
     };
     into_contiguous(t)
-}
-
-fn float_dtype(dtype: DType) -> FloatDType {
-    match dtype {
-        DType::F64 => FloatDType::F64,
-        DType::F16 => FloatDType::F16,
-        DType::BF16 => FloatDType::BF16,
-        _ => FloatDType::F32,
-    }
 }
 
 fn i32_input(t: CubeTensor) -> CubeTensor {
@@ -145,7 +136,7 @@ fn fused_output(y: CubeTensor, dtype: DType) -> CubeTensor {
     if dtype == DType::F32 {
         y
     } else {
-        CubeBackend::float_cast(y, float_dtype(dtype))
+        CubeBackend::float_cast(y, dtype.into())
     }
 }
 

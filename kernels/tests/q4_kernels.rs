@@ -400,14 +400,6 @@ mod gpu {
             .collect()
     }
 
-    fn float_dtype(dtype: DType) -> FloatDType {
-        match dtype {
-            DType::BF16 => FloatDType::BF16,
-            DType::F16 => FloatDType::F16,
-            _ => FloatDType::F32,
-        }
-    }
-
     fn values_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data()
             .convert::<f32>()
@@ -432,7 +424,7 @@ mod gpu {
             let case = Case::new(r, c, bs, 41 + i as u64);
             for nested in [false, true] {
                 let host = case.host(nested);
-                let got = Packed4::from_host(&host, &gpu).dequantize_to(float_dtype(dtype));
+                let got = Packed4::from_host(&host, &gpu).dequantize_to(FloatDType::from(dtype));
                 let want = round_to(dtype, &reference_dequant(&host));
                 assert_eq!(
                     bits(&values_f32(got)),

@@ -84,13 +84,14 @@ pub enum Variant {
 }
 
 impl Variant {
-    /// The quantization of a QLoRA variant (`None` for LoRA and `Both`).
+    /// The quantization of a QLoRA variant (`None` for LoRA); `Both` stands for the QLoRA
+    /// recipe, NF4 with double quantization.
     pub fn quantize(self) -> Option<Quantize> {
         let (kind, double_quant) = match self {
-            Variant::Qlora => (QuantType::Nf4, true),
+            Variant::Qlora | Variant::Both => (QuantType::Nf4, true),
             Variant::Nf4 => (QuantType::Nf4, false),
             Variant::Fp4 => (QuantType::Fp4, false),
-            Variant::Lora | Variant::Both => return None,
+            Variant::Lora => return None,
         };
         Some(Quantize {
             kind,
@@ -185,11 +186,7 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
         _ => None,
     };
     // `Both` on the CPU compares LoRA with the QLoRA recipe (nf4 + double quant).
-    let settings = match opts.variant {
-        Variant::Both => Variant::Qlora.quantize(),
-        v => v.quantize(),
-    };
-    let qlora = match settings {
+    let qlora = match opts.variant.quantize() {
         None => None,
         Some(settings) => {
             let (qbase, _) = quantize_llama(base, &settings, None, &device)?;

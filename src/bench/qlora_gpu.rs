@@ -17,10 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::qlora::{BenchError, Options, Variant};
 use crate::ir::Precision;
-use crate::ir::quant::{QuantType, Quantize};
 use crate::model::ModelError;
 use crate::model::device::DeviceSpec;
-use crate::model::quantize::{default_modules, quantize_llama};
+use crate::model::quantize::quantize_llama;
 use crate::train::AdapterConfig;
 use crate::train::batch::{Example, collate};
 use crate::train::llama::LlamaLora;
@@ -52,14 +51,9 @@ pub struct GpuRow {
 /// The variants of a full run, in table order.
 const ALL: [Variant; 4] = [Variant::Lora, Variant::Nf4, Variant::Qlora, Variant::Fp4];
 
-fn name(v: Variant) -> &'static str {
-    match v {
-        Variant::Lora => "lora",
-        Variant::Nf4 => "nf4",
-        Variant::Qlora => "nf4-dq",
-        Variant::Fp4 => "fp4",
-        Variant::Both => "all",
-    }
+/// The variant's command-line name (`lora`, `nf4`, `nf4-dq`, `fp4`), as clap parses it.
+fn name(v: Variant) -> String {
+    clap::ValueEnum::to_possible_value(&v).map_or_else(String::new, |p| p.get_name().to_owned())
 }
 
 /// Runs every variant in a child process and prints the table; or, with `--json`, measures
@@ -108,7 +102,7 @@ pub fn run(opts: &Options) -> Result<bool, BenchError> {
 fn child(opts: &Options, v: Variant) -> Result<GpuRow, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(exe);
-    cmd.args(["bench", "qlora", "--json", "--variant", name(v)])
+    cmd.args(["bench", "qlora", "--json", "--variant", &name(v)])
         .args(["--device", &opts.device])
         .args(["--seq-len", &opts.seq_len.to_string()])
         .args(["--steps", &opts.steps.to_string()])
@@ -160,25 +154,16 @@ fn measure(opts: &Options, v: Variant) -> Result<GpuRow, BenchError> {
     let vocab = loaded.config.vocab_size as u32;
     let mut base = loaded.model;
 
-    let t = Instant::now();
-    if v != Variant::Lora {
-        let settings = v.quantize().unwrap_or(Quantize {
-            kind: QuantType::Nf4,
-            double_quant: true,
-            block_size: 64,
-            modules: default_modules(),
-        });
+    let mut quantize_s = 0.0;
+    if let Some(settings) = v.quantize() {
+        let t = Instant::now();
         base = quantize_llama(base, &settings, None, &device)?.0;
         let _ = device.sync();
         // The dense weights quantization replaced go back to the driver, so what the pools
         // reserve from here on is QLoRA's own.
         device.memory_cleanup();
+        quantize_s = t.elapsed().as_secs_f64();
     }
-    let quantize_s = if v == Variant::Lora {
-        0.0
-    } else {
-        t.elapsed().as_secs_f64()
-    };
 
     // The seed's LoRA defaults: r = 8, alpha = 16, dropout 0.05 on q and v (or all linears).
     let ad = device.clone().autodiff();
@@ -244,7 +229,7 @@ fn measure(opts: &Options, v: Variant) -> Result<GpuRow, BenchError> {
     let step_s = times.get(times.len() / 2).copied().unwrap_or(f64::NAN);
     let usage = device.memory_pool_usage();
     Ok(GpuRow {
-        variant: name(v).into(),
+        variant: name(v),
         load_s,
         quantize_s,
         step_ms: step_s * 1e3,
