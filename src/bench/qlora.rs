@@ -132,8 +132,10 @@ pub struct Report {
     pub model: String,
     /// Best seconds per LoRA step and peak resident bytes while training (if run).
     pub lora: Option<StepStats>,
-    /// The same for QLoRA (NF4, double quant).
+    /// The same for QLoRA.
     pub qlora: Option<StepStats>,
+    /// Which QLoRA quantization `qlora` measured (`Both` runs NF4 with double quantization).
+    pub qlora_variant: Variant,
 }
 
 /// One training variant's figures.
@@ -200,6 +202,7 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
         model,
         lora,
         qlora,
+        qlora_variant: opts.variant,
     })
 }
 
@@ -337,10 +340,12 @@ pub fn table(r: &Report) -> String {
         r.model
     ));
     let lora_s = r.lora.map(|l| l.step_s);
-    for (name, stats) in [
-        ("LoRA (f32 base)", r.lora),
-        ("QLoRA (nf4, double quant)", r.qlora),
-    ] {
+    let qlora = match r.qlora_variant {
+        Variant::Nf4 => "QLoRA (nf4)",
+        Variant::Fp4 => "QLoRA (fp4)",
+        _ => "QLoRA (nf4, double quant)",
+    };
+    for (name, stats) in [("LoRA (f32 base)", r.lora), (qlora, r.qlora)] {
         let Some(s) = stats else { continue };
         let ratio = lora_s.map_or("n/a".to_string(), |l| format!("{:.2}×", s.step_s / l));
         out.push_str(&format!(
