@@ -424,6 +424,20 @@ pub enum LangDiagnostic {
         span: SourceSpan,
     },
 
+    /// A key the language defines whose behaviour lpipe does not implement yet.
+    #[error("{what} is not implemented yet")]
+    #[diagnostic(code(lpipe::E121))]
+    NotImplemented {
+        /// The key and value.
+        what: String,
+        #[source_code]
+        src: Src,
+        #[label("not implemented")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     /// alpha is not twice r.
     #[error("`alpha` ({alpha}) is not 2 × `r` ({r})")]
     #[diagnostic(

@@ -22,5 +22,7 @@ pub mod source;
 pub mod span;
 pub mod sweep;
 pub mod syntax;
+#[doc(hidden)]
+pub mod testing;
 pub mod tokenizer;
 pub mod train;

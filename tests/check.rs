@@ -181,9 +181,60 @@ fn stage_cycles_through_after_are_reported() {
     );
 }
 
+/// `after` edges the run order satisfies are accepted; one it contradicts is refused (E121),
+/// never accepted and ignored.
+#[test]
+fn after_edges_against_the_run_order() {
+    let train = "lora { r = 8 alpha = 16 }\ntrain { optimizer = adamw(lr = 1e-3) batch_size = 4 max_iters = 10 }\n";
+    for (eval, refused) in [
+        ("eval late { tasks = [heldout] after = [train] }", false),
+        (
+            "eval late { tasks = [heldout] after = [export] }\nexport { path = \"out\" }",
+            false,
+        ),
+        (
+            "eval early { tasks = [heldout] on = base after = [model] }",
+            false,
+        ),
+        (
+            "eval early { tasks = [heldout] on = base after = [train] }",
+            true,
+        ),
+        (
+            "eval both { tasks = [heldout] on = [base, adapter] after = [lora] }",
+            true,
+        ),
+        (
+            "eval both { tasks = [heldout] on = [base, adapter] }\nreport { after = [eval.both] }",
+            false,
+        ),
+    ] {
+        let text = format!("{BASE}{train}{eval}\n");
+        let got = codes(&text);
+        let want: &[&str] = if refused { &["lpipe::E121"] } else { &[] };
+        let errors: Vec<&String> = got
+            .iter()
+            .filter(|c| !c.starts_with("lpipe::E15"))
+            .collect();
+        assert_eq!(errors, want, "{eval}");
+    }
+}
+
+/// `activation_checkpointing = true` is refused until it is implemented; `false` is accepted.
+#[test]
+fn activation_checkpointing_is_refused_not_ignored() {
+    let train = |v: &str| {
+        format!(
+            "{BASE}lora {{ r = 8 alpha = 16 }}\ntrain {{ optimizer = adamw(lr = 1e-3) batch_size = 4 max_iters = 10 activation_checkpointing = {v} }}\n"
+        )
+    };
+    assert_eq!(codes(&train("true")), ["lpipe::E121"]);
+    assert!(ok(&train("false")).runs[0].config.train.is_some());
+}
+
 #[test]
 fn extend_cycles_are_reported() {
-    let dir = std::env::temp_dir().join(format!("lpipe-extend-cycle-{}", std::process::id()));
+    let dir = lpipe::testing::scratch("extend-cycle");
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(
         dir.join("a.lpipe"),

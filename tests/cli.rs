@@ -76,25 +76,31 @@ fn set_changes_the_checked_value() {
         "lora.r=0",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let out = lpipe(&[
-        "check",
-        "pipelines/lora-defaults.lpipe",
-        "--set",
-        "lora.r = 16",
-        "--set",
-        "lora.alpha=32",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The override reaches the validated pipeline: r and the alpha derived from it change.
+    let r_alpha = |sets: &[&str]| {
+        let mut args = vec!["plan", "pipelines/lora-defaults.lpipe", "--format", "json"];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let out = lpipe(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{sets:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let p: lpipe::ir::Pipeline = serde_json::from_slice(&out.stdout).unwrap();
+        let lora = p.runs[0].config.lora.clone().unwrap();
+        (lora.r, lora.alpha)
+    };
+    assert_eq!(r_alpha(&[]), (8, 16.0));
+    assert_eq!(r_alpha(&["lora.r = 16"]), (16, 16.0));
+    assert_eq!(r_alpha(&["lora.r = 16", "lora.alpha=2*r"]), (16, 32.0));
 }
 
 #[test]
 fn fmt_check_reports_unformatted_files() {
-    let dir = std::env::temp_dir().join(format!("lpipe-fmt-test-{}", std::process::id()));
+    let dir = lpipe::testing::scratch("fmt-test");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("messy.lpipe");
     std::fs::write(&file, "lora{r=8 # rank\nalpha=2*r}\n").expect("write");
@@ -109,22 +115,36 @@ fn fmt_check_reports_unformatted_files() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// RON and JSON are the validated pipeline itself: both read back into the value the checker
+/// builds; text and dot describe its stage graph.
 #[test]
 fn plan_prints_every_format() {
-    for format in ["text", "ron", "json", "dot"] {
-        let out = lpipe(&["plan", "pipelines/quickstart.lpipe", "--format", format]);
+    let file = "pipelines/quickstart.lpipe";
+    let want = lpipe::check::check_file(std::path::Path::new(file), &[])
+        .pipeline
+        .unwrap();
+    let stdout = |format: &str| {
+        let out = lpipe(&["plan", file, "--format", format, "--no-lengths"]);
         assert_eq!(
             out.status.code(),
             Some(0),
             "{format}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(!out.stdout.is_empty());
-    }
-    let dot = String::from_utf8_lossy(
-        &lpipe(&["plan", "pipelines/quickstart.lpipe", "--format", "dot"]).stdout,
-    )
-    .into_owned();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let from_json: lpipe::ir::Pipeline = serde_json::from_str(&stdout("json")).unwrap();
+    assert_eq!(from_json, want);
+    let from_ron = lpipe::ir::Pipeline::from_ron(&stdout("ron")).unwrap();
+    assert_eq!(from_ron, want);
+    let plan: serde_json::Value = serde_json::from_str(&stdout("plan-json")).unwrap();
+    assert_eq!(plan["pipeline"], "quickstart");
+    let text = stdout("text");
+    assert!(
+        text.contains("2,442,240"),
+        "trainable parameters missing:\n{text}"
+    );
+    let dot = stdout("dot");
     assert!(dot.starts_with("digraph") && dot.contains("->"), "{dot}");
 }
 

@@ -175,8 +175,7 @@ fn unreadable_and_non_utf8_files_are_diagnosed() {
 
 #[test]
 fn stanford_alpaca_file_loads_completely() {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let loaded = load_file(

@@ -21,8 +21,7 @@ fn lpipe(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn templated_record_ids_match_the_golden_file() {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let tokenizer = shared.join("data/llama2_tokenizer/tokenizer.model");
@@ -52,8 +51,7 @@ fn templated_record_ids_match_the_golden_file() {
 
 #[test]
 fn records_file_prints_lengths_and_stats_or_every_bad_record() {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let tokenizer = shared.join("data/llama2_tokenizer/tokenizer.model");

@@ -17,8 +17,7 @@ const NO_SPECIALS: TokenizeSettings = TokenizeSettings {
 
 #[test]
 fn first_300_records_match_sentencepiece_ids() {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let tokenizer =
@@ -63,8 +62,7 @@ fn first_300_records_match_sentencepiece_ids() {
 
 #[test]
 fn alpaca_length_statistics_match_the_reference() {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let tokenizer =

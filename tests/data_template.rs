@@ -32,7 +32,7 @@ fn chatml_matches_smollm2_chat_template() {
         system: Some(system),
     };
     let record = Record::new("What is 59 minus 38?", "", "21");
-    let want = match lpipe::cache::shared_dir() {
+    let want = match lpipe::testing::shared() {
         Some(shared) => {
             let text =
                 std::fs::read_to_string(shared.join("golden/gguf_smollm2/forward.json")).unwrap();
@@ -42,12 +42,10 @@ fn chatml_matches_smollm2_chat_template() {
                 .unwrap()
                 .to_string()
         }
-        None => {
-            println!("skipped golden comparison: ../shared/data not found");
-            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n\
+        // transformers' rendering of the same record, copied from the golden file.
+        None => "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n\
              <|im_start|>user\nWhat is 59 minus 38?<|im_end|>\n<|im_start|>assistant\n"
-                .to_string()
-        }
+            .to_string(),
     };
     assert_eq!(template.prompt(&record), want);
     let bare = Template::builtin("chatml").unwrap();

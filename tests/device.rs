@@ -5,7 +5,7 @@ use std::process::Command;
 
 #[test]
 fn run_on_cuda_without_the_feature_says_how_to_rebuild() {
-    let runs = std::env::temp_dir().join(format!("lpipe-device-{}", std::process::id()));
+    let runs = lpipe::testing::scratch("device").join("runs");
     let out = Command::new(env!("CARGO_BIN_EXE_lpipe"))
         .args(["run", "pipelines/lora-defaults.lpipe", "--quiet", "--set"])
         .arg(format!("runs_dir=\"{}\"", runs.display()))

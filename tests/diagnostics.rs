@@ -7,10 +7,10 @@ use lpipe::check::check_file;
 use lpipe::diag::render;
 
 /// Every code the language reports.
-const CODES: [&str; 29] = [
+const CODES: [&str; 30] = [
     "E001", "E002", "E003", "E004", "E100", "E101", "E102", "E103", "E104", "E105", "E106", "E107",
     "E108", "E109", "E110", "E111", "E112", "E113", "E114", "E115", "E116", "E117", "E118", "E119",
-    "E120", "E150", "E151", "E152", "E153",
+    "E120", "E121", "E150", "E151", "E152", "E153",
 ];
 
 fn case_dir() -> PathBuf {
@@ -102,6 +102,38 @@ fn set_overrides_are_checked_and_point_at_the_argument() {
     assert!(checked.has_errors());
     assert!(text.contains("--set"), "{text}");
     insta::assert_snapshot!("set-override", text);
+}
+
+/// E120's other branches (the case file covers the unknown placeholder): each template is
+/// refused with its own reason, pointing at the template string.
+#[test]
+fn invalid_templates_name_what_is_wrong() {
+    let dir = lpipe::testing::scratch("e120");
+    for (template, reason) in [
+        ("Q: {question}", "no `{instruction}` placeholder"),
+        ("{instruction} {input", "unclosed `{`"),
+        ("{instruction} {inptu}", "unknown placeholder `{inptu}`"),
+    ] {
+        let file = dir.join("case.lpipe");
+        let text = format!(
+            "dataset {{\n  source = json(\"a.json\")\n  template = \"{template}\"\n}}\n\
+             model {{\n  source = \"m.gguf\"\n}}\n"
+        );
+        std::fs::write(&file, &text).unwrap();
+        let checked = check_file(&file, &[]);
+        let codes: Vec<String> = checked.diagnostics.iter().map(|d| d.code_str()).collect();
+        assert_eq!(codes, ["lpipe::E120"], "{template}");
+        let rendered = render(&checked.diagnostics[0], 200);
+        assert!(
+            rendered.contains(&format!("invalid template: {reason}")),
+            "{template}: {rendered}"
+        );
+        let col = text.find(&format!("\"{template}")).unwrap() - text.find("  template").unwrap();
+        assert!(
+            rendered.contains(&format!("case.lpipe:3:{}]", col + 1)),
+            "{rendered}"
+        );
+    }
 }
 
 #[test]

@@ -46,12 +46,10 @@ impl Scorer for Counting {
 
 #[test]
 fn acceptance_tasks_load_and_tokenize_completely() {
-    let Some(gguf) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached");
+    let Some(gguf) = lpipe::testing::smollm2() else {
         return;
     };
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let tok = lpipe::tokenizer::load(&gguf).expect("tokenizer");

@@ -13,8 +13,7 @@ use lpipe::exec::scorer::ModelScorer;
 
 #[test]
 fn burn_model_matches_the_transformers_reference() {
-    let Some(gguf) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached");
+    let Some(gguf) = lpipe::testing::smollm2() else {
         return;
     };
     let device = Device::flex();

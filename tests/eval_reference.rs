@@ -27,13 +27,7 @@ fn fixtures() -> Vec<ReferenceFile> {
 }
 
 fn data_dir() -> Option<PathBuf> {
-    match lpipe::cache::shared_dir() {
-        Some(dir) => Some(dir.join("data")),
-        None => {
-            println!("skipped: ../shared/data not found");
-            None
-        }
-    }
+    lpipe::testing::shared().map(|dir| dir.join("data"))
 }
 
 #[test]

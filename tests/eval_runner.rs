@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use lpipe::cli::report::{build_table, collect_runs};
 use lpipe::eval::results::{EVAL_JSON, SAMPLES_JSONL};
 use lpipe::eval::{
     EvalError, EvalOptions, EvalReport, Format, LogLikelihood, Request, SampleRecord, Scorer,
     TaskSpec, context_groups, evaluate, resolve,
 };
+use lpipe::sweep::report::{build_table, collect_runs};
 use lpipe::tokenizer::Tokenizer;
 
 struct Chars;
@@ -58,10 +58,7 @@ impl Scorer for Toy {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lpipe-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    lpipe::testing::scratch(name)
 }
 
 fn write(path: &Path, text: &str) {

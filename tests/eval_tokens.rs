@@ -40,8 +40,7 @@ fn fixtures() -> Vec<Fixture> {
 
 #[test]
 fn requests_have_the_reference_token_ids() {
-    let Some(gguf) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached");
+    let Some(gguf) = lpipe::testing::smollm2() else {
         return;
     };
     let tok = lpipe::tokenizer::load(&gguf).expect("GGUF tokenizer");
@@ -80,12 +79,10 @@ fn requests_have_the_reference_token_ids() {
 /// The whole path from data files to ids: the runner's requests for the first documents.
 #[test]
 fn runner_requests_from_the_data_have_the_reference_token_ids() {
-    let Some(gguf) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached");
+    let Some(gguf) = lpipe::testing::smollm2() else {
         return;
     };
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let tok = lpipe::tokenizer::load(&gguf).expect("GGUF tokenizer");

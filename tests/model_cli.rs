@@ -8,8 +8,7 @@ fn lpipe() -> Command {
 
 #[test]
 fn score_json_and_greedy_generation_match_reference() {
-    let Some(model) = lpipe::cache::smollm2_gguf() else {
-        eprintln!("skipped: model not cached");
+    let Some(model) = lpipe::testing::smollm2() else {
         return;
     };
     let out = lpipe()

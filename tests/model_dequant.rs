@@ -10,14 +10,8 @@ use lpipe::model::safetensors::SafetensorsFile;
 use lpipe::nn::init::WeightSource;
 
 fn setup() -> Option<(GgufFile, SafetensorsFile)> {
-    let Some(model) = lpipe::cache::smollm2_gguf() else {
-        eprintln!("skipped: model not cached");
-        return None;
-    };
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        eprintln!("skipped: ../shared/data not found");
-        return None;
-    };
+    let model = lpipe::testing::smollm2()?;
+    let shared = lpipe::testing::shared()?;
     let golden = shared.join("golden/gguf_smollm2/weights_slices.safetensors");
     Some((
         GgufFile::open(model).unwrap(),

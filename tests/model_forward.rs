@@ -19,14 +19,8 @@ struct Golden {
 }
 
 fn setup() -> Option<(Llama, Golden)> {
-    let Some(path) = lpipe::cache::smollm2_gguf() else {
-        eprintln!("skipped: model not cached");
-        return None;
-    };
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        eprintln!("skipped: ../shared/data not found");
-        return None;
-    };
+    let path = lpipe::testing::smollm2()?;
+    let shared = lpipe::testing::shared()?;
     let dir = shared.join("golden/gguf_smollm2");
     let forward =
         serde_json::from_str(&std::fs::read_to_string(dir.join("forward.json")).unwrap()).unwrap();

@@ -7,21 +7,17 @@ use lpipe::model::gguf::GgufFile;
 use serde_json::Value;
 
 fn golden() -> Option<Value> {
-    let dir = lpipe::cache::shared_dir()?;
-    let text = std::fs::read_to_string(dir.join("golden/gguf_smollm2/metadata.json")).ok()?;
-    serde_json::from_str(&text).ok()
+    let dir = lpipe::testing::shared()?;
+    let text = std::fs::read_to_string(dir.join("golden/gguf_smollm2/metadata.json")).unwrap();
+    Some(serde_json::from_str(&text).unwrap())
 }
 
 #[test]
 fn tensor_table_and_metadata_match_gguf_py() {
-    let Some(path) = lpipe::cache::smollm2_gguf() else {
-        eprintln!("skipped: model not cached");
+    let Some(path) = lpipe::testing::smollm2() else {
         return;
     };
-    let Some(meta) = golden() else {
-        eprintln!("skipped: ../shared/data not found");
-        return;
-    };
+    let Some(meta) = golden() else { return };
     let f = GgufFile::open(&path).unwrap();
     assert_eq!(f.version() as u64, meta["gguf_version"].as_u64().unwrap());
     let tensors = meta["tensors"].as_array().unwrap();
@@ -90,8 +86,7 @@ fn tensor_table_and_metadata_match_gguf_py() {
 
 #[test]
 fn truncated_real_file_names_file_and_tensor() {
-    let Some(path) = lpipe::cache::smollm2_gguf() else {
-        eprintln!("skipped: model not cached");
+    let Some(path) = lpipe::testing::smollm2() else {
         return;
     };
     let f = GgufFile::open(&path).unwrap();
@@ -115,8 +110,7 @@ fn truncated_real_file_names_file_and_tensor() {
 
 #[test]
 fn config_from_metadata_matches_transformers() {
-    let Some(path) = lpipe::cache::smollm2_gguf() else {
-        eprintln!("skipped: model not cached");
+    let Some(path) = lpipe::testing::smollm2() else {
         return;
     };
     // forward.json model_config: transformers' LlamaConfig built from the same file.

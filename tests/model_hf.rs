@@ -17,18 +17,12 @@ const CONFIG: &str = r#"{
 }"#;
 
 fn base() -> Option<PathBuf> {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        eprintln!("skipped: ../shared/data not found");
-        return None;
-    };
+    let shared = lpipe::testing::shared()?;
     Some(shared.join("golden/lora_step/base_model.safetensors"))
 }
 
 fn temp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lpipe-hf-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    lpipe::testing::scratch(&format!("hf-{tag}"))
 }
 
 /// Writes `names` of `src` into `path` as an f32 safetensors file.

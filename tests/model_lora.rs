@@ -16,10 +16,7 @@ use lpipe::train::llama::LlamaLora;
 use lpipe::train::model::adapter_of;
 
 fn golden_dir() -> Option<PathBuf> {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        eprintln!("skipped: ../shared/data not found");
-        return None;
-    };
+    let shared = lpipe::testing::shared()?;
     Some(shared.join("golden/lora_step"))
 }
 
@@ -161,7 +158,7 @@ fn saved_adapters_reload_identically_and_bad_configs_are_diagnosed() {
     };
     let init = dir.join("peft_adapter_init");
     let model = LlamaLora::from_peft(fresh(), &init, &device).unwrap();
-    let out = std::env::temp_dir().join(format!("lpipe-adapter-{}", std::process::id()));
+    let out = lpipe::testing::scratch("adapter");
     adapter_of(&model).unwrap().save(&out).unwrap();
     let reloaded = LlamaLora::from_peft(fresh(), &out, &device).unwrap();
     for ((n1, t1), (n2, t2)) in model

@@ -109,8 +109,7 @@ fn parameter_counts_match_peft() {
         counts("pipelines/quickstart.lpipe"),
         (2_442_240, 134_515_008)
     );
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let golden: serde_json::Value = serde_json::from_str(

@@ -9,10 +9,7 @@ use lpipe::check::check_file;
 use sha2::{Digest, Sha256};
 
 fn temp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("lpipe-plan-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    lpipe::testing::scratch(&format!("plan-{tag}"))
 }
 
 /// `lpipe plan` with its own cache directory and an empty HF cache (so nothing is found by accident).
@@ -63,8 +60,7 @@ model {{
 
 #[test]
 fn lora_defaults_reports_the_alpaca_reference_lengths() {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let cache = temp("llama2");
@@ -151,8 +147,7 @@ fn every_seed_pipeline_names_the_llama2_tokenizer() {
 
 #[test]
 fn quickstart_measures_with_the_gguf_tokenizer() {
-    let Some(gguf) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached (scripts/fetch-model.sh)");
+    let Some(gguf) = lpipe::testing::smollm2() else {
         return;
     };
     let out = Command::new(env!("CARGO_BIN_EXE_lpipe"))
@@ -390,8 +385,7 @@ fn checkpoint_tokenizer_is_found_without_reading_weights() {
 
 #[test]
 fn large_tokenizer_files_have_their_hash_remembered() {
-    let Some(gguf) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached (scripts/fetch-model.sh)");
+    let Some(gguf) = lpipe::testing::smollm2() else {
         return;
     };
     let dir = temp("memo");

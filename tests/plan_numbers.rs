@@ -9,10 +9,7 @@ use lpipe::plan::params::{base_params, lora_params};
 use serde_json::Value;
 
 fn golden(rel: &str) -> Option<Value> {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
-        return None;
-    };
+    let shared = lpipe::testing::shared()?;
     let path = shared.join("golden").join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
@@ -236,7 +233,7 @@ const SMOLLM2_360M_CONFIG: &str = r#"{
 
 #[test]
 fn hf_config_file_matches_builtin() {
-    let dir = std::env::temp_dir().join(format!("lpipe-plan-numbers-{}", std::process::id()));
+    let dir = lpipe::testing::scratch("plan-numbers");
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("config.json"), SMOLLM2_360M_CONFIG).expect("write");
     let arch = Arch::from_hf_config(&dir).expect("reads the directory's config.json");

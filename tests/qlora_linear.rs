@@ -125,8 +125,7 @@ fn lora_gradients_match_the_dense_dequantized_model() {
 
 #[test]
 fn quantized_weights_are_cached_by_content_and_match_bitsandbytes_bytes() {
-    let dir = std::env::temp_dir().join(format!("lpipe-qlora-cache-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = lpipe::testing::scratch("qlora-cache");
     let d = Device::flex();
     let s = settings(QuantType::Fp4, false);
     let base = tiny();

@@ -101,6 +101,8 @@ fn train_config(steps: u64, batch: usize, lr: f64) -> TrainConfig {
         eval_every: None,
         checkpoint_every: None,
         keep_checkpoints: 0,
+        eval_batches: None,
+        max_time_s: None,
     }
 }
 
@@ -137,8 +139,7 @@ fn qlora_nf4_trains_and_tracks_the_unquantized_run() {
     let _serial = ONE_TRAINING_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let dir = shared.join("golden/lora_step");
@@ -161,6 +162,8 @@ fn qlora_nf4_trains_and_tracks_the_unquantized_run() {
         block_size: 64,
         modules: default_modules(),
     };
+    // The adapter's A is drawn from the backend's generator: seeded, every run starts alike.
+    device.seed(11);
     let mut lora = LlamaLora::new(base(&dir), config.clone(), &device).unwrap();
     let (qbase, report) = quantize_llama(base(&dir), &settings, None, &Device::flex()).unwrap();
     assert_eq!(report.modules.len(), 14);
@@ -174,7 +177,10 @@ fn qlora_nf4_trains_and_tracks_the_unquantized_run() {
     assert_eq!((ld.len(), lq.len()), (STEPS as usize, STEPS as usize));
     eprintln!("lora  {ld:?}\nqlora {lq:?}");
 
-    check_tracking(&ld, &lq, 0.01);
+    // The random base's logits are nearly uniform, so quantizing it moves the step-1 loss
+    // little: measured 1.6e-4 relative for NF4 + double quant; bitsandbytes' FP4 table in NF4's
+    // place gives 2.3e-3. The bound sits between the two.
+    check_tracking(&ld, &lq, 1e-3);
 }
 
 /// The checks shared by both runs:
@@ -182,7 +188,8 @@ fn qlora_nf4_trains_and_tracks_the_unquantized_run() {
 ///    effect of quantizing the base alone;
 /// 2. both runs learn: the mean of the last 4 losses is below 0.6 × that of the first 4;
 /// 3. QLoRA keeps up: over the last 4 steps its mean loss exceeds LoRA's by no more than the
-///    step-1 gap plus 0.1 nats. Training on a frozen 4-bit base should not widen the gap the
+///    step-1 gap plus 0.1 nats (measured, seeded: 0.08 on the tiny model, 0.25 against 0.40 on
+///    SmolLM2). Training on a frozen 4-bit base should not widen the gap the
 ///    quantization opened; per-step ratios are not used because single small batches swing by
 ///    a factor of several once losses are low.
 fn check_tracking(ld: &[f32], lq: &[f32], step1_rel: f32) {
@@ -215,8 +222,7 @@ fn qlora_nf4_on_smollm2_requantized_from_gguf_tracks_lora() {
     let _serial = ONE_TRAINING_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    let Some(path) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached");
+    let Some(path) = lpipe::testing::smollm2() else {
         return;
     };
     let tok = lpipe::tokenizer::gguf::from_gguf(&path).unwrap();
@@ -241,6 +247,7 @@ fn qlora_nf4_on_smollm2_requantized_from_gguf_tracks_lora() {
     };
     let (qbase, report) = quantize_llama(base.clone(), &settings, None, &Device::flex()).unwrap();
     assert_eq!(report.modules.len(), 30 * 7);
+    device.seed(11);
     let mut lora = LlamaLora::new(base, config.clone(), &device).unwrap();
     let mut qlora = LlamaLora::new(qbase, config, &device).unwrap();
     load_adapter_into(&mut qlora, &adapter_of(&lora).unwrap()).unwrap();
@@ -249,8 +256,8 @@ fn qlora_nf4_on_smollm2_requantized_from_gguf_tracks_lora() {
     let lq = losses(&mut qlora, &data, &cfg);
     eprintln!("lora  {ld:?}\nqlora {lq:?}");
     // NF4 on a 135M model whose weights already went through Q4_1 costs a few percent of loss
-    // (measured 6.4% at step 1); 10% leaves room for thread-count summation order only if the
-    // 4-bit path is right: a wrong layout or scale gives a near-random base (loss > 10).
+    // (measured 6.3% at step 1); FP4's code table in NF4's place costs 17.6%, and a wrong layout
+    // or scale gives a near-random base (loss > 10). The bound sits between.
     check_tracking(&ld, &lq, 0.10);
 }
 

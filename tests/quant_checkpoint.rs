@@ -134,8 +134,7 @@ fn file_round_trip_keeps_plain_tensors_and_reads_back_identical_4bit_weights() {
 
 #[test]
 fn quant_state_json_and_bytes_match_bitsandbytes() {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        eprintln!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let raw = std::fs::read(shared.join("golden/nf4_fp4/nf4_fp4.safetensors")).unwrap();
@@ -341,8 +340,5 @@ fn truncated_statistics_are_reported() {
 }
 
 fn tempdir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("lpipe-quant-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    lpipe::testing::scratch(&format!("quant-{tag}"))
 }

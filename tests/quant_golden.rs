@@ -9,8 +9,8 @@ use safetensors::{Dtype, SafeTensors};
 const CASES: [&str; 5] = ["w256x128", "v1000", "v999", "edge256", "w64x64_bf16"];
 
 fn golden() -> Option<Vec<u8>> {
-    let dir = lpipe::cache::shared_dir()?;
-    std::fs::read(dir.join("golden/nf4_fp4/nf4_fp4.safetensors")).ok()
+    let dir = lpipe::testing::shared()?;
+    Some(std::fs::read(dir.join("golden/nf4_fp4/nf4_fp4.safetensors")).unwrap())
 }
 
 fn f32s(st: &SafeTensors, key: &str) -> Vec<f32> {
@@ -58,10 +58,7 @@ fn quantize_case(st: &SafeTensors, case: &str, qt: QuantType, dq: bool) -> Quant
 
 #[test]
 fn code_tables_match_bitsandbytes() {
-    let Some(raw) = golden() else {
-        eprintln!("skipped: ../shared/data not found");
-        return;
-    };
+    let Some(raw) = golden() else { return };
     let st = SafeTensors::deserialize(&raw).unwrap();
     assert_eq!(bits(&quant::NF4_CODE), bits(&f32s(&st, "nf4_code")));
     assert_eq!(bits(&quant::FP4_CODE), bits(&f32s(&st, "fp4_code")));
@@ -73,10 +70,7 @@ fn code_tables_match_bitsandbytes() {
 
 #[test]
 fn quantize_and_dequantize_match_bitsandbytes_bit_for_bit() {
-    let Some(raw) = golden() else {
-        eprintln!("skipped: ../shared/data not found");
-        return;
-    };
+    let Some(raw) = golden() else { return };
     let st = SafeTensors::deserialize(&raw).unwrap();
     let mut checked = 0;
     for case in CASES {

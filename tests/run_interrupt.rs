@@ -6,9 +6,9 @@
 //! The model is a tiny Llama written here (deterministic weights, HF layout) with the
 //! SentencePiece fixture as its `tokenizer.model`, so the test needs no download.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use safetensors::SafeTensors;
 use safetensors::tensor::{Dtype, TensorView};
@@ -136,6 +136,7 @@ train {{
   seed = 7
   eval_interval = 50
   checkpoint_interval = 1000
+  log_interval = 1
 }}
 "#,
         runs = runs.display(),
@@ -183,8 +184,7 @@ fn adapter(run_dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
-    let tmp = std::env::temp_dir().join(format!("lpipe-interrupt-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = lpipe::testing::scratch("interrupt");
     let model = tmp.join("tiny-llama");
     tiny_checkpoint(&model);
     let cache = tmp.join("cache");
@@ -212,7 +212,8 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
         "{stdout}"
     );
 
-    // 1. SIGINT once the first optimizer step is logged.
+    // 1. SIGINT as soon as the run logs its first optimizer step (`log_interval = 1`): the
+    //    signal is sent from the same wake-up that reads the line, no polling window.
     let mut child = lpipe(&cache)
         .args(["run", "--quiet"])
         .arg(&interrupted)
@@ -220,25 +221,25 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while steps_done(&run_dir) == 0 {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the run ended before training started: {status}");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut stderr = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        stderr.push_str(&line);
+        stderr.push('\n');
+        if line.starts_with("lpipe: step 1/") {
+            let pid = libc::pid_t::try_from(child.id()).unwrap();
+            // SAFETY: kill(2) with a live child's pid and a valid signal number.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+            break;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "no training step after 5 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(5));
     }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    for line in lines {
+        stderr.push_str(&line.unwrap());
+        stderr.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted (resumable)"), "{stderr}");
     // The tokens came from the plan's cache entry.
     assert!(stderr.contains("dataset: cached (key "), "{stderr}");
@@ -298,8 +299,7 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
 
 #[test]
 fn a_named_tokenizer_larger_than_the_embeddings_is_refused() {
-    let tmp = std::env::temp_dir().join(format!("lpipe-vocab-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = lpipe::testing::scratch("vocab");
     let model = tmp.join("tiny-llama");
     tiny_checkpoint(&model);
     let file = tmp.join("vocab.lpipe");

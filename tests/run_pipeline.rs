@@ -54,12 +54,11 @@ eval heldout {{
 
 #[test]
 fn run_writes_a_complete_run_directory_and_skips_it_next_time() {
-    let Some(model) = lpipe::cache::smollm2_gguf() else {
-        eprintln!("skipped: model not cached (scripts/fetch-model.sh)");
+    let Some(model) = lpipe::testing::smollm2() else {
         return;
     };
     let model = model.canonicalize().unwrap();
-    let tmp = std::env::temp_dir().join(format!("lpipe-run-{}", std::process::id()));
+    let tmp = lpipe::testing::scratch("run");
     let runs = tmp.join("runs");
     std::fs::create_dir_all(&tmp).unwrap();
     let file = tmp.join("tiny.lpipe");

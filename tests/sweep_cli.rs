@@ -27,9 +27,7 @@ fn sweep_file(root: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn dry_run_writes_the_array_script_and_status_reads_the_sweep() {
-    let root = std::env::temp_dir().join(format!("lpipe-submit-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
+    let root = lpipe::testing::scratch("submit-cli");
     let file = sweep_file(&root);
     let names: Vec<String> = lpipe::check::check_file(&file, &["train.max_iters=2".into()])
         .pipeline
@@ -141,9 +139,7 @@ fn dry_run_writes_the_array_script_and_status_reads_the_sweep() {
 fn usage_and_bad_options() {
     let out = lpipe().args(["submit", "x.lpipe"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let root = std::env::temp_dir().join(format!("lpipe-submit-bad-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
+    let root = lpipe::testing::scratch("submit-bad");
     sweep_file(&root);
     let out = lpipe()
         .current_dir(&root)

@@ -73,8 +73,7 @@ fn write_run(sweep: &Path, r: u32, alpha: u32, partial_tail: bool) -> PathBuf {
 
 #[test]
 fn sweep_figures_have_losses_and_metrics_against_each_swept_key() {
-    let root = std::env::temp_dir().join(format!("lpipe-sweep-plots-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = lpipe::testing::scratch("sweep-plots");
     let sweep = root.join("runs/r_alpha");
     for (i, r) in [2, 4, 8, 16, 32, 64].into_iter().enumerate() {
         for alpha in [16, 32] {
@@ -152,7 +151,7 @@ fn sweep_figures_have_losses_and_metrics_against_each_swept_key() {
 
 #[test]
 fn a_directory_without_runs_is_a_diagnostic() {
-    let root = std::env::temp_dir().join(format!("lpipe-sweep-none-{}", std::process::id()));
+    let root = lpipe::testing::scratch("sweep-none");
     std::fs::create_dir_all(root.join("empty")).unwrap();
     let err = plot_runs(&[root.join("empty")], &root.join("out")).unwrap_err();
     let code = miette::Diagnostic::code(&err).unwrap().to_string();

@@ -9,19 +9,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn model() -> Option<PathBuf> {
-    let path = lpipe::cache::smollm2_gguf();
-    if path.is_none() {
-        println!("skipped: model not cached");
-    }
-    path
+    lpipe::testing::smollm2()
 }
 
 fn shared() -> Option<PathBuf> {
-    let dir = lpipe::cache::shared_dir();
-    if dir.is_none() {
-        println!("skipped: ../shared/data not found");
-    }
-    dir
+    lpipe::testing::shared()
 }
 
 fn read_json(path: &std::path::Path) -> Value {

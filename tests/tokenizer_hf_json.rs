@@ -17,11 +17,7 @@ fn fixture() -> Value {
 }
 
 fn shared() -> Option<PathBuf> {
-    let dir = lpipe::cache::shared_dir();
-    if dir.is_none() {
-        println!("skipped: ../shared/data not found");
-    }
-    dir
+    lpipe::testing::shared()
 }
 
 fn ids(v: &Value) -> Vec<u32> {
@@ -175,8 +171,7 @@ fn llama2_legacy_normalizer_tokenizer_json_matches_python_tokenizers() {
 #[test]
 fn llama3_split_pattern_matches_python_tokenizers() {
     let Some(shared) = shared() else { return };
-    let Some(model) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached");
+    let Some(model) = lpipe::testing::smollm2() else {
         return;
     };
     let fixture = fixture();
@@ -313,12 +308,11 @@ fn smollm2_tokenizer_json(file: &lpipe::model::gguf::GgufFile) -> String {
 #[test]
 fn smollm2_byte_level_tokenizer_json_matches_python_tokenizers() {
     let Some(shared) = shared() else { return };
-    let Some(model) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached");
+    let Some(model) = lpipe::testing::smollm2() else {
         return;
     };
     let file = lpipe::model::gguf::GgufFile::open(&model).unwrap();
-    let dir = std::env::temp_dir().join(format!("lpipe-tok-test-{}", std::process::id()));
+    let dir = lpipe::testing::scratch("tok-test");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("tokenizer.json"), smollm2_tokenizer_json(&file)).unwrap();
     std::fs::write(
@@ -364,8 +358,7 @@ fn smollm2_byte_level_tokenizer_json_matches_python_tokenizers() {
 #[test]
 fn pre_tokenizer_variants_match_python_tokenizers() {
     let Some(shared) = shared() else { return };
-    let Some(model) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached");
+    let Some(model) = lpipe::testing::smollm2() else {
         return;
     };
     let fixture = fixture();

@@ -71,10 +71,7 @@ fn digest(ids: &[u32]) -> String {
 
 /// The fixture's Alpaca texts, when the shared data is present.
 fn alpaca_texts(reference: &Value) -> Option<Vec<String>> {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped (Alpaca part): ../shared/data not found");
-        return None;
-    };
+    let shared = lpipe::testing::shared()?;
     let path = shared.join("data/alpaca/alpaca_data.json");
     let data: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     let start = reference["alpaca"]["start"].as_u64()? as usize;
@@ -91,7 +88,7 @@ fn alpaca_texts(reference: &Value) -> Option<Vec<String>> {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lpipe-tok-load-{}-{name}", std::process::id()));
+    let dir = lpipe::testing::scratch(&format!("tok-load-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -176,8 +173,7 @@ fn llama_gguf_vocabulary_tokenizes_like_the_sentencepiece_model() {
     use lpipe::model::gguf::writer::GgufWriter;
     use lpipe::model::gguf::{GgufArray, GgufValue};
     use lpipe::tokenizer::sentencepiece::model_proto::PieceType;
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let sp =

@@ -6,11 +6,7 @@ use lpipe::tokenizer::{self, SentencePiece, Tokenizer};
 use serde_json::Value;
 
 fn shared() -> Option<PathBuf> {
-    let dir = lpipe::cache::shared_dir();
-    if dir.is_none() {
-        println!("skipped: ../shared/data not found");
-    }
-    dir
+    lpipe::testing::shared()
 }
 
 fn read_json(path: &Path) -> Value {

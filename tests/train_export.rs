@@ -8,10 +8,7 @@ use lpipe::train::merge::read_raw;
 use lpipe::train::tensors::{read_mixed, read_safetensors};
 
 fn golden_dir() -> Option<PathBuf> {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
-        return None;
-    };
+    let shared = lpipe::testing::shared()?;
     Some(shared.join("golden/lora_step"))
 }
 
@@ -26,7 +23,7 @@ fn lpipe(args: &[&std::ffi::OsStr]) -> std::process::Output {
 #[test]
 fn merge_writes_peft_merged_weights_and_copies_the_rest() {
     let Some(dir) = golden_dir() else { return };
-    let out = std::env::temp_dir().join(format!("lpipe-export-{}", std::process::id()));
+    let out = lpipe::testing::scratch("export");
     let o = lpipe(&[
         "--adapter".as_ref(),
         dir.join("peft_adapter_init").as_os_str(),
@@ -60,7 +57,7 @@ fn merge_writes_peft_merged_weights_and_copies_the_rest() {
 #[test]
 fn missing_model_and_bad_adapter_are_diagnosed() {
     let Some(dir) = golden_dir() else { return };
-    let out = std::env::temp_dir().join(format!("lpipe-export-bad-{}", std::process::id()));
+    let out = lpipe::testing::scratch("export-bad").join("out");
     let o = lpipe(&[
         "--adapter".as_ref(),
         dir.join("peft_adapter_init").as_os_str(),
@@ -84,7 +81,7 @@ fn missing_model_and_bad_adapter_are_diagnosed() {
 #[test]
 fn adapter_export_round_trips() {
     let Some(dir) = golden_dir() else { return };
-    let out = std::env::temp_dir().join(format!("lpipe-export-ad-{}", std::process::id()));
+    let out = lpipe::testing::scratch("export-ad");
     let src = dir.join("peft_adapter_step1");
     let o = lpipe(&[
         "--adapter".as_ref(),

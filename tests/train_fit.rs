@@ -34,13 +34,13 @@ fn config(steps: u64) -> TrainConfig {
         eval_every: Some(5),
         checkpoint_every: Some(2),
         keep_checkpoints: 0,
+        eval_batches: None,
+        max_time_s: None,
     }
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lpipe-fit-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    lpipe::testing::scratch(&format!("fit-{name}"))
 }
 
 fn run(

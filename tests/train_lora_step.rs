@@ -25,10 +25,7 @@ use lpipe::train::{Adapter, AdapterConfig, Example, LoraModel};
 const REL: f32 = 1e-5;
 
 fn golden_dir() -> Option<PathBuf> {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
-        return None;
-    };
+    let shared = lpipe::testing::shared()?;
     Some(shared.join("golden/lora_step"))
 }
 
@@ -69,6 +66,21 @@ fn assert_close(got: &[f32], want: &[f32], what: &str) {
     );
 }
 
+/// The golden batch: two rows of 12 tokens, their first four labels masked.
+fn golden_batch(ints: &lpipe::train::tensors::IntTensors) -> Vec<Example> {
+    let (_, ids) = &ints["batch.input_ids"];
+    let (_, labels) = &ints["batch.labels"];
+    (0..2)
+        .map(|r| Example {
+            input_ids: ids[r * 12..(r + 1) * 12]
+                .iter()
+                .map(|&t| t as u32)
+                .collect(),
+            labels: labels[r * 12..(r + 1) * 12].to_vec(),
+        })
+        .collect()
+}
+
 fn host(model: &LlamaLora) -> NamedTensors {
     adapter_of(model).unwrap().tensors
 }
@@ -96,7 +108,7 @@ fn lora_adamw_steps_match_torch_and_peft() {
     load_adapter_into(&mut model, &init).unwrap();
 
     // 2. the adapter lpipe saves at init equals PEFT's peft_adapter_init, tensor by tensor
-    let out = std::env::temp_dir().join(format!("lpipe-lora-step-{}", std::process::id()));
+    let out = lpipe::testing::scratch("lora-step");
     adapter_of(&model).unwrap().save(&out).unwrap();
     let ours = Adapter::load(&out).unwrap();
     let peft = Adapter::load(&dir.join("peft_adapter_init")).unwrap();
@@ -108,17 +120,7 @@ fn lora_adamw_steps_match_torch_and_peft() {
     let _ = std::fs::remove_dir_all(&out);
 
     // 3. the batch: two rows of 12 tokens, first four labels masked
-    let (_, ids) = &ints["batch.input_ids"];
-    let (_, labels) = &ints["batch.labels"];
-    let examples: Vec<Example> = (0..2)
-        .map(|r| Example {
-            input_ids: ids[r * 12..(r + 1) * 12]
-                .iter()
-                .map(|&t| t as u32)
-                .collect(),
-            labels: labels[r * 12..(r + 1) * 12].to_vec(),
-        })
-        .collect();
+    let examples = golden_batch(&ints);
     let mb = collate(&examples.iter().collect::<Vec<_>>(), 0);
     assert_eq!(mb.n_targets, 16);
 
@@ -175,22 +177,53 @@ fn lora_adamw_steps_match_torch_and_peft() {
     assert_eq!(model.vocab_size(), 256);
 }
 
-/// `init = peft(dir)`: continuing PEFT's step-1 adapter puts exactly its tensors in the model, and
-/// one more AdamW step from there (fresh optimizer) still trains.
+/// `init = peft(dir)`: continuing PEFT's step-1 adapter puts exactly its tensors in the model;
+/// from there the loss and every gradient equal PEFT's before its step 2 (1e-5, as above), and
+/// one more AdamW step (fresh optimizer) lowers the loss on the batch.
 #[test]
 fn continues_a_peft_adapter() {
     let Some(dir) = golden_dir() else { return };
     let device = Device::flex().autodiff();
     let base = tiny_model(&dir, &device).model;
-    let model = LlamaLora::from_peft(base, &dir.join("peft_adapter_step1"), &device).unwrap();
+    let mut model = LlamaLora::from_peft(base, &dir.join("peft_adapter_step1"), &device).unwrap();
     let want = Adapter::load(&dir.join("peft_adapter_step1")).unwrap();
     assert_eq!(adapter_of(&model).unwrap().tensors, want.tensors);
     assert_eq!(model.adapter_config(), want.config);
+
+    let (g, ints) = read_mixed(&dir.join("lora_step.safetensors")).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("lora_step.json")).unwrap())
+            .unwrap();
+    let examples = golden_batch(&ints);
+    let mb = collate(&examples.iter().collect::<Vec<_>>(), 0);
+    let bg =
+        accumulate_grads(&model, std::slice::from_ref(&mb), LossNorm::TokenMean, None).unwrap();
+    let want_loss = json["scalars"]["loss_before_step2"].as_f64().unwrap() as f32;
+    assert!(
+        (bg.loss - want_loss).abs() <= REL * want_loss,
+        "loss from PEFT's step-1 adapter: {} vs {want_loss}",
+        bg.loss
+    );
+    assert_eq!(bg.grads.len(), 8);
+    for (name, grad) in &bg.grads {
+        let got = grad.clone().try_into_vec_as::<f32>().unwrap();
+        assert_close(&got, &g[&format!("grad_step2.{name}")].data, name);
+    }
+    let mut opt = Optimizer::new(OptimizerConfig::AdamW(AdamWConfig::default()));
+    apply_update(&mut model, &mut opt, bg.grads, 1e-3).unwrap();
+    let after = lpipe::train::evaluate(&model, &examples, 2, 0)
+        .unwrap()
+        .unwrap();
+    assert!(
+        after < bg.loss,
+        "no progress from the PEFT adapter: {} -> {after}",
+        bg.loss
+    );
+
     // a PEFT adapter for modules the model lacks is refused with a diagnostic
-    let broken = std::env::temp_dir().join(format!("lpipe-peft-bad-{}", std::process::id()));
+    let broken = lpipe::testing::scratch("peft-bad");
     let mut cfg = want.config.clone();
     cfg.target_modules = vec!["nonexistent_proj".into()];
-    let _ = std::fs::remove_dir_all(&broken);
     Adapter {
         config: cfg,
         tensors: want.tensors.clone(),

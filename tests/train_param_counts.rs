@@ -12,11 +12,13 @@ use lpipe::train::{AdapterConfig, LoraModel};
 type Case = (String, usize, Vec<String>, u64);
 
 fn cases(model: &str) -> Option<Vec<Case>> {
-    let shared = lpipe::cache::shared_dir()?;
+    let shared = lpipe::testing::shared()?;
     let text =
-        std::fs::read_to_string(shared.join("golden/param_counts/param_counts.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let lora = v["models"][model]["lora"].as_object()?;
+        std::fs::read_to_string(shared.join("golden/param_counts/param_counts.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let lora = v["models"][model]["lora"]
+        .as_object()
+        .unwrap_or_else(|| panic!("param_counts.json has no {model} LoRA cases"));
     Some(
         lora.iter()
             .map(|(name, c)| {
@@ -38,10 +40,7 @@ fn cases(model: &str) -> Option<Vec<Case>> {
 }
 
 fn check(model: &str, load: impl Fn() -> Llama) {
-    let Some(cases) = cases(model) else {
-        println!("skipped: ../shared/data not found");
-        return;
-    };
+    let Some(cases) = cases(model) else { return };
     assert!(!cases.is_empty());
     let device = Device::flex().autodiff();
     for (name, r, targets, want) in cases {
@@ -65,8 +64,7 @@ fn check(model: &str, load: impl Fn() -> Llama) {
 
 #[test]
 fn tiny_llama_trainable_counts_match_peft() {
-    let Some(shared) = lpipe::cache::shared_dir() else {
-        println!("skipped: ../shared/data not found");
+    let Some(shared) = lpipe::testing::shared() else {
         return;
     };
     let path = shared.join("golden/lora_step/base_model.safetensors");
@@ -85,8 +83,7 @@ fn tiny_llama_trainable_counts_match_peft() {
 
 #[test]
 fn smollm2_trainable_counts_match_peft() {
-    let Some(gguf) = lpipe::cache::smollm2_gguf() else {
-        println!("skipped: model not cached");
+    let Some(gguf) = lpipe::testing::smollm2() else {
         return;
     };
     let loaded = lpipe::model::load(&gguf, &Device::flex()).unwrap();

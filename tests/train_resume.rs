@@ -1,12 +1,17 @@
 //! Acceptance: a training process killed with SIGKILL partway resumes from its last checkpoint
 //! and ends with adapter weights bit-identical to an uninterrupted run with the same seed.
+//!
+//! The child (this test binary, re-run with an environment variable) prints a ready line from
+//! inside step [`HOLD`] — after the optimizer update, before that step's checkpoint — and waits
+//! there to be killed, so the kill lands at the same point however loaded the machine is.
 
 mod train_support;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use burn::tensor::Device;
 use lpipe::model::safetensors::SafetensorsFile;
@@ -25,6 +30,10 @@ use train_support::{BigramLora, bigram_data};
 const VOCAB: usize = 16;
 const STEPS: u64 = 60;
 const CHILD_ENV: &str = "LPIPE_TRAIN_RESUME_CHILD";
+/// The step inside which the child stops and waits for SIGKILL.
+const HOLD: u64 = 12;
+/// What the child prints once it holds.
+const READY: &str = "lpipe-test-ready";
 
 fn config() -> TrainConfig {
     TrainConfig {
@@ -47,21 +56,23 @@ fn config() -> TrainConfig {
         eval_every: Some(10),
         checkpoint_every: Some(1),
         keep_checkpoints: 2,
+        eval_batches: None,
+        max_time_s: None,
     }
 }
 
 /// The tiny Llama of ../shared/golden/lora_step with fresh LoRA (dropout 0.1, so the dropout
 /// RNG is part of what must replay) on q, v and the MLP; `None` when the golden files are absent.
 fn tiny_llama() -> Option<LlamaLora> {
-    let dir = lpipe::cache::shared_dir()?.join("golden/lora_step");
-    let base = SafetensorsFile::open(&dir.join("base_model.safetensors")).ok()?;
+    let dir = lpipe::testing::shared()?.join("golden/lora_step");
+    let base = SafetensorsFile::open(&dir.join("base_model.safetensors")).unwrap();
     let llama = LlamaConfig::new(256, 64, 128, 2, 4, 2, 16)
         .with_rope_theta(10_000.0)
         .with_rms_norm_eps(1e-5)
         .with_max_seq_len(128)
         .with_tie_word_embeddings(false)
         .init_from(&base, InitOptions { native_gqa: false }, &Device::flex())
-        .ok()?;
+        .unwrap();
     let device = Device::flex().autodiff();
     // PEFT-style init draws from the device generator: seed it so every process starts equal.
     device.seed(99);
@@ -73,7 +84,7 @@ fn tiny_llama() -> Option<LlamaLora> {
         use_rslora: false,
         base_model_name_or_path: None,
     };
-    LlamaLora::new(llama, cfg, &device).ok()
+    Some(LlamaLora::new(llama, cfg, &device).unwrap())
 }
 
 fn bits<M: LoraModel>(m: &M) -> Vec<u32> {
@@ -85,9 +96,9 @@ fn bits<M: LoraModel>(m: &M) -> Vec<u32> {
         .collect()
 }
 
-/// Trains (resuming when a checkpoint exists); `pace` slows each step so the parent can kill
-/// the process at an arbitrary point.
-fn train_model<M: LoraModel>(mut m: M, vocab: usize, root: Option<&Path>, pace: Duration) -> M {
+/// Trains (resuming when a checkpoint exists); with `hold`, prints [`READY`] during step [`HOLD`]
+/// and never returns.
+fn train_model<M: LoraModel>(mut m: M, vocab: usize, root: Option<&Path>, hold: bool) -> M {
     let data = bigram_data(30, vocab);
     let (tr, val) = data.split_at(26);
     let plan = CheckpointPlan {
@@ -96,18 +107,21 @@ fn train_model<M: LoraModel>(mut m: M, vocab: usize, root: Option<&Path>, pace: 
     };
     let stop = AtomicBool::new(false);
     fit(&mut m, tr, val, &config(), &plan, &stop, &mut |e| {
-        if matches!(e, Event::Step { .. }) {
-            std::thread::sleep(pace);
+        if hold && matches!(e, Event::Step { step: HOLD, .. }) {
+            println!("{READY}");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
         }
     })
     .unwrap();
     m
 }
 
-fn train(model: &str, root: Option<&Path>, pace: Duration) -> Vec<u32> {
+fn train(model: &str, root: Option<&Path>, hold: bool) -> Vec<u32> {
     match model {
-        "llama" => bits(&train_model(tiny_llama().unwrap(), 256, root, pace)),
-        _ => bits(&train_model(BigramLora::new(VOCAB, 4), VOCAB, root, pace)),
+        "llama" => bits(&train_model(tiny_llama().unwrap(), 256, root, hold)),
+        _ => bits(&train_model(BigramLora::new(VOCAB, 4), VOCAB, root, hold)),
     }
 }
 
@@ -124,7 +138,7 @@ fn child(test: &str, model: &str) -> bool {
     match std::env::var_os(CHILD_ENV) {
         Some(root) => {
             assert_eq!(std::env::args().nth(1).as_deref(), Some(test));
-            train(model, Some(Path::new(&root)), Duration::from_millis(25));
+            train(model, Some(Path::new(&root)), true);
             true
         }
         None => false,
@@ -143,7 +157,6 @@ fn sigkill_then_resume_gives_bit_identical_adapter() {
 fn sigkill_then_resume_tiny_llama_with_dropout() {
     let test = "sigkill_then_resume_tiny_llama_with_dropout";
     if tiny_llama().is_none() {
-        println!("skipped: ../shared/data not found");
         return;
     }
     if !child(test, "llama") {
@@ -156,31 +169,36 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn kill_and_resume(test: &str, model: &str) {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let reference = train(model, None, Duration::ZERO);
+    let reference = train(model, None, false);
 
-    let root: PathBuf =
-        std::env::temp_dir().join(format!("lpipe-sigkill-{model}-{}", std::process::id()));
+    let root: PathBuf = lpipe::testing::scratch(&format!("sigkill-{model}"));
     let _ = std::fs::remove_dir_all(&root);
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--test-threads=1"])
+        .args([test, "--exact", "--test-threads=1", "--nocapture"])
         .env(CHILD_ENV, &root)
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    while latest_step(&root) < 12 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "child made no progress"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "child exited early");
-        std::thread::sleep(Duration::from_millis(5));
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    let mut ready = false;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        // libtest prints `test <name> ... ` before the test's own output, on the same line.
+        if line.ends_with(READY) {
+            ready = true;
+            break;
+        }
+        seen.push(line);
     }
+    assert!(ready, "the child ended before step {HOLD}: {seen:?}");
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
     let killed_at = latest_step(&root);
-    assert!(killed_at < STEPS, "the child finished before it was killed");
+    // Killed inside step HOLD, before its checkpoint: the one before it is the newest.
+    assert_eq!(killed_at, HOLD - 1, "{seen:?}");
 
-    let resumed = train(model, Some(&root), Duration::ZERO);
+    let resumed = train(model, Some(&root), false);
     assert_eq!(latest_step(&root), STEPS);
     let differing = resumed
         .iter()

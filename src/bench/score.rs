@@ -300,12 +300,10 @@ print(json.dumps({"seconds": 2.0, "tokens": sum(len(r["context"]) + len(r["conti
 
     #[test]
     fn compares_with_the_reference_on_the_same_requests() {
-        let Some(shared) = crate::cache::shared_dir() else {
-            println!("skipped: ../shared/data not found");
+        let Some(shared) = crate::testing::shared() else {
             return;
         };
-        if Command::new("python3").arg("-c").arg("1").output().is_err() {
-            println!("skipped: python3 not found");
+        if crate::testing::tool("python3", &["-c", "1"]).is_none() {
             return;
         }
         let script =

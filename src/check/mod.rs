@@ -11,6 +11,7 @@ pub mod doc;
 pub mod eval;
 pub mod fields;
 pub mod load;
+pub mod order;
 pub mod paths;
 pub mod rules;
 pub mod stages;
@@ -141,6 +142,7 @@ fn config(cx: &mut Cx, doc: &Doc) -> Option<RunConfig> {
             span: span.into(),
         });
     }
+    order::check(cx, doc, &config);
     let after = cx.diags.iter().filter(|d| d.is_error()).count();
     (after == before).then_some(config)
 }

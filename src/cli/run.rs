@@ -79,6 +79,8 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     for o in &outcomes {
         let state = if o.skipped {
             "finished earlier, skipped"
+        } else if o.timed_out {
+            "stopped at max_time (resumable)"
         } else if o.interrupted {
             "interrupted (resumable)"
         } else {
@@ -86,8 +88,11 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         };
         eprintln!("lpipe: run {} {state}: {}", o.name, o.dir.display());
     }
-    if outcomes.iter().any(|o| o.interrupted) {
+    if outcomes.iter().any(|o| o.interrupted && !o.timed_out) {
         return Ok(ExitCode::from(130));
+    }
+    if outcomes.iter().any(|o| o.timed_out) {
+        return Ok(ExitCode::from(crate::exec::run::EXIT_TIMED_OUT as u8));
     }
     Ok(ExitCode::SUCCESS)
 }

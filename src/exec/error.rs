@@ -38,6 +38,11 @@ pub enum ExecError {
     #[diagnostic(transparent)]
     Eval(#[from] crate::eval::EvalError),
 
+    /// Drawing the report's figures failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sweep(#[from] crate::sweep::SweepError),
+
     /// A run-directory file could not be written.
     #[error("cannot write `{}`: {source}", path.display())]
     #[diagnostic(

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::error::ExecError;
-use super::run::{RunOptions, RunOutcome, SharedBase, finish, log, prepare_shared};
+use super::run::{EXIT_TIMED_OUT, RunOptions, RunOutcome, SharedBase, finish, log, prepare_shared};
 use super::rundir::RunDir;
 use super::sysmem;
 use crate::ir::{Device, Pipeline, Run};
@@ -121,6 +121,7 @@ pub fn run_parallel(
                 dir: dir.root().to_path_buf(),
                 skipped: true,
                 interrupted: false,
+                timed_out: false,
             });
         } else {
             pending.push((i, run));
@@ -201,15 +202,23 @@ pub fn run_parallel(
                                 dir: r.dir,
                                 skipped: false,
                                 interrupted: false,
+                                timed_out: false,
                             });
                         }
-                        Some(130) => {
-                            log(format!("run {}: interrupted (resumable)", r.name));
+                        Some(code @ (130 | EXIT_TIMED_OUT)) => {
+                            let timed_out = code == EXIT_TIMED_OUT;
+                            let why = if timed_out {
+                                "max_time reached"
+                            } else {
+                                "interrupted"
+                            };
+                            log(format!("run {}: {why} (resumable)", r.name));
                             outcomes.push(RunOutcome {
                                 name: r.name,
                                 dir: r.dir,
                                 skipped: false,
                                 interrupted: true,
+                                timed_out,
                             });
                         }
                         _ => {

@@ -6,6 +6,7 @@ pub mod error;
 pub mod eval_stage;
 pub mod jobs;
 pub mod model_stage;
+pub mod report_stage;
 pub mod run;
 pub mod rundir;
 pub mod scorer;

@@ -29,7 +29,6 @@ use super::{data_stage, train_stage};
 use crate::data::prepare::CacheUse;
 use crate::eval::EvalOutput;
 use crate::ir::{self, EvalOn, Pipeline, Run};
-use crate::train::llama::LlamaLora;
 use crate::train::model::adapter_of;
 use crate::train::{CheckpointPlan, Event, fit};
 
@@ -50,6 +49,10 @@ pub struct RunOptions {
     pub sets: Vec<String>,
 }
 
+/// Exit status of `lpipe run` when a run stopped at its `max_time` (sysexits' EX_TEMPFAIL: run
+/// the same command again to continue).
+pub const EXIT_TIMED_OUT: i32 = 75;
+
 /// What one finished run reports.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
@@ -59,8 +62,10 @@ pub struct RunOutcome {
     pub dir: PathBuf,
     /// Skipped because it had finished before.
     pub skipped: bool,
-    /// Stopped early by Ctrl-C (a checkpoint was written; re-run to resume).
+    /// Stopped early by Ctrl-C or `max_time` (a checkpoint was written; re-run to resume).
     pub interrupted: bool,
+    /// It was `max_time`.
+    pub timed_out: bool,
 }
 
 /// Runs the selected runs of `pipeline`; one failing run does not stop the others, and the
@@ -80,10 +85,36 @@ pub fn run_pipeline(
         Some(p) => vec![p],
         None => (0..pipeline.runs.len()).collect(),
     };
-    if opts.jobs > 1 && indices.len() > 1 {
-        return super::jobs::run_parallel(pipeline, &indices, opts, stop);
+    let outcomes = if opts.jobs > 1 && indices.len() > 1 {
+        super::jobs::run_parallel(pipeline, &indices, opts, stop)?
+    } else {
+        run_pipeline_indices(pipeline, &indices, opts, stop)?
+    };
+    report(pipeline, opts, &outcomes)?;
+    Ok(outcomes)
+}
+
+/// The `report` stage, once per invocation over the whole sweep directory; a `--point` run (one
+/// process of `--jobs` or of a Slurm array) leaves it to the invocation that runs them all.
+fn report(
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    outcomes: &[RunOutcome],
+) -> Result<(), ExecError> {
+    let Some(report) = pipeline.runs.iter().find_map(|r| r.config.report.as_ref()) else {
+        return Ok(());
+    };
+    if opts.point.is_some() {
+        log("report: not written for a single point (`lpipe report` writes it)");
+        return Ok(());
     }
-    run_pipeline_indices(pipeline, &indices, opts, stop)
+    if outcomes.iter().any(|o| o.interrupted && !o.timed_out) {
+        return Ok(());
+    }
+    for path in super::report_stage::write(report, &sweep_dir(pipeline))? {
+        log(format!("report: {}", path.display()));
+    }
+    Ok(())
 }
 
 /// Runs `indices` one after another in this process, sharing the loaded base between them.
@@ -102,9 +133,10 @@ pub(crate) fn run_pipeline_indices(
         };
         match run_one_shared(pipeline, run, opts, stop, &mut shared) {
             Ok(outcome) => {
-                let interrupted = outcome.interrupted;
+                // Ctrl-C stops the sweep; a point's own `max_time` stops only that point.
+                let stop_all = outcome.interrupted && !outcome.timed_out;
                 outcomes.push(outcome);
-                if interrupted {
+                if stop_all {
                     break;
                 }
             }
@@ -407,6 +439,7 @@ pub fn run_one_shared(
             dir: dir.root().to_path_buf(),
             skipped: true,
             interrupted: false,
+            timed_out: false,
         });
     }
     log(format!(
@@ -433,7 +466,7 @@ pub fn run_one_shared(
         "run": run.name,
         "point": run.point.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
     });
-    let mut interrupted = false;
+    let (mut interrupted, mut timed_out) = (false, false);
     let mut trained = None;
     if let (Some(train), Some(lora), Some((prepared, _))) = (&cfg.train, &cfg.lora, &data) {
         let train_examples = train_stage::examples(prepared.train());
@@ -445,7 +478,8 @@ pub fn run_one_shared(
             train_stage::adapter_config(lora, &base.loaded.path.display().to_string());
         // LoRA init and dropout draw from the device's generator: seeded, runs repeat exactly.
         base.device.seed(train.seed);
-        let mut model = LlamaLora::new(base.loaded.model.clone(), adapter_cfg, &base.device)?;
+        let mut model =
+            train_stage::init_adapter(base.loaded.model.clone(), lora, adapter_cfg, &base.device)?;
         let trainable: usize = model
             .model
             .lora_tensors()
@@ -458,6 +492,7 @@ pub fn run_one_shared(
         ));
         let bar = progress_bar(steps, opts.progress);
         let t = Instant::now();
+        let (mut first_step, mut tokens_seen) = (None, 0u64);
         let mut on_event = |event: &Event| {
             let _ = dir.append_metric(&serde_json::to_value(event).unwrap_or_default());
             match event {
@@ -467,9 +502,26 @@ pub fn run_one_shared(
                     elapsed_s,
                 } => {
                     bar.set_position(*step);
-                    let tps = stats.tokens as f64 / elapsed_s.max(1e-9);
                     bar.set_message(format!("loss {:.4}  lr {:.2e}", stats.loss, stats.lr));
-                    let _ = tps;
+                    // `log_interval`: one line per N steps, above the bar or alone on a pipe.
+                    let first = *first_step.get_or_insert(*step);
+                    tokens_seen += stats.tokens as u64;
+                    if step.is_multiple_of(train.log_interval.max(1)) || *step == steps {
+                        let done = (step + 1 - first) as f64;
+                        let eta = elapsed_s / done * steps.saturating_sub(*step) as f64;
+                        let line = format!(
+                            "lpipe: step {step}/{steps}: loss {:.4}, lr {:.2e}, {:.0} tok/s, eta {}",
+                            stats.loss,
+                            stats.lr,
+                            tokens_seen as f64 / elapsed_s.max(1e-9),
+                            format_eta(eta)
+                        );
+                        if bar.is_hidden() {
+                            eprintln!("{line}");
+                        } else {
+                            bar.println(line);
+                        }
+                    }
                 }
                 Event::Eval { step, val_loss } => {
                     bar.println(format!("step {step}: validation loss {val_loss:.4}"))
@@ -504,7 +556,14 @@ pub fn run_one_shared(
             "best_val_loss": outcome.best_val_loss,
             "wall_s": t.elapsed().as_secs_f64(),
         });
-        if interrupted {
+        timed_out = outcome.timed_out;
+        if timed_out {
+            log(format!(
+                "max_time reached after step {} of {steps}: checkpoint saved; run the same \
+                 command to continue",
+                outcome.steps
+            ));
+        } else if interrupted {
             log(format!(
                 "interrupted after step {}: checkpoint saved; run the same command to resume",
                 outcome.steps
@@ -561,6 +620,7 @@ pub fn run_one_shared(
         dir: dir.root().to_path_buf(),
         skipped: false,
         interrupted,
+        timed_out,
     })
 }
 
@@ -617,6 +677,16 @@ fn run_evals(
         what: "no eval stage to run".into(),
         help: "add an `eval` block".into(),
     })
+}
+
+/// `1h02m`, `3m05s` or `12s`.
+fn format_eta(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
 }
 
 fn progress_bar(steps: u64, visible: bool) -> ProgressBar {

@@ -2,9 +2,11 @@
 
 use super::error::ExecError;
 use crate::ir;
-use crate::train::adapter::AdapterConfig;
+use crate::train::adapter::{Adapter, AdapterConfig};
 use crate::train::batch::Example;
 use crate::train::fit::TrainConfig;
+use crate::train::llama::LlamaLora;
+use crate::train::model::load_adapter_into;
 use crate::train::optim::{AdamWConfig, OptimizerConfig, SgdConfig};
 use crate::train::schedule::{LrSchedule, ScheduleKind};
 
@@ -28,6 +30,62 @@ pub fn adapter_config(lora: &ir::Lora, base_model: &str) -> AdapterConfig {
         use_rslora: lora.rslora,
         base_model_name_or_path: Some(base_model.to_string()),
     }
+}
+
+/// The adapter a run starts from: PEFT's fresh initialisation (drawn from `device`'s generator,
+/// which the caller seeds), or the tensors of the PEFT adapter `lora.init = peft(dir)` names. The
+/// `lora` block still defines the adapter, so a directory whose rank, alpha, scaling or targets
+/// differ is refused rather than silently reshaping the run.
+pub fn init_adapter(
+    base: crate::nn::Llama,
+    lora: &ir::Lora,
+    config: AdapterConfig,
+    device: &burn::tensor::Device,
+) -> Result<LlamaLora, ExecError> {
+    let ir::LoraInit::Peft(dir) = &lora.init else {
+        return Ok(LlamaLora::new(base, config, device)?);
+    };
+    let adapter = Adapter::load(dir)?;
+    let theirs = &adapter.config;
+    let mut differ = Vec::new();
+    if theirs.r != config.r {
+        differ.push(format!(
+            "r = {} (the lora block says {})",
+            theirs.r, config.r
+        ));
+    }
+    if theirs.lora_alpha != config.lora_alpha {
+        let (a, b) = (theirs.lora_alpha, config.lora_alpha);
+        differ.push(format!("alpha = {a} (the lora block says {b})"));
+    }
+    if theirs.use_rslora != config.use_rslora {
+        differ.push(format!("use_rslora = {}", theirs.use_rslora));
+    }
+    let mut their_modules = theirs.target_modules.clone();
+    their_modules.sort();
+    if their_modules != config.target_modules {
+        differ.push(format!(
+            "targets {} (the lora block gives {})",
+            their_modules.join(", "),
+            config.target_modules.join(", ")
+        ));
+    }
+    if !differ.is_empty() {
+        return Err(ExecError::Unsupported {
+            what: format!(
+                "the adapter in {} does not match the lora block: {}",
+                dir.display(),
+                differ.join("; ")
+            ),
+            help: "set the lora block's r, alpha, rslora and targets to the adapter's \
+                   (its adapter_config.json), or start from `init = default`"
+                .into(),
+        });
+    }
+    // The block's dropout applies: it is a training setting, not part of the weights.
+    let mut model = LlamaLora::new(base, config, device)?;
+    load_adapter_into(&mut model, &adapter)?;
+    Ok(model)
 }
 
 /// Optimizer steps of a run over `train_examples` examples.
@@ -98,6 +156,8 @@ pub fn config(train: &ir::Train, steps: u64, pad_id: u32) -> Result<TrainConfig,
         eval_every: train.eval_interval,
         checkpoint_every: train.checkpoint_interval,
         keep_checkpoints: KEEP_CHECKPOINTS,
+        eval_batches: Some(train.eval_iters as usize),
+        max_time_s: train.max_time,
     };
     cfg.validate()?;
     Ok(cfg)

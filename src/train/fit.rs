@@ -53,6 +53,13 @@ pub struct TrainConfig {
     pub checkpoint_every: Option<u64>,
     /// Checkpoints kept on disk (0 = all).
     pub keep_checkpoints: usize,
+    /// Micro-batches of the validation split per periodic evaluation (`None`: all); the one
+    /// after the last step always reads the whole split (LitGPT's `eval.max_iters`).
+    #[serde(default)]
+    pub eval_batches: Option<usize>,
+    /// Wall time in seconds after which this process checkpoints and stops, resumable.
+    #[serde(default)]
+    pub max_time_s: Option<f64>,
 }
 
 impl TrainConfig {
@@ -138,8 +145,11 @@ pub enum Event {
 pub struct FitOutcome {
     /// Optimizer steps completed (including those before a resume).
     pub steps: u64,
-    /// The stop flag ended the run early (a checkpoint was written when a root was given).
+    /// The stop flag or `max_time_s` ended the run early (a checkpoint was written when a root
+    /// was given).
     pub interrupted: bool,
+    /// It was `max_time_s`.
+    pub timed_out: bool,
     /// Newest checkpoint.
     pub last_checkpoint: Option<PathBuf>,
     /// Loss of the last step.
@@ -148,6 +158,14 @@ pub struct FitOutcome {
     pub last_val_loss: Option<f32>,
     /// Lowest validation loss.
     pub best_val_loss: Option<f32>,
+}
+
+/// The first `cfg.eval_batches` micro-batches of `val` (all of it when unset).
+fn first_batches<'a>(val: &'a [Example], cfg: &TrainConfig) -> &'a [Example] {
+    let n = cfg
+        .eval_batches
+        .map_or(val.len(), |b| b.saturating_mul(cfg.micro_batch_size.max(1)));
+    &val[..n.min(val.len())]
 }
 
 /// Where checkpoints go and whether to continue from them.
@@ -171,6 +189,8 @@ pub fn fingerprint(
     fixed.eval_every = None;
     fixed.checkpoint_every = None;
     fixed.keep_checkpoints = 0;
+    fixed.eval_batches = None;
+    fixed.max_time_s = None;
     h.update(serde_json::to_vec(&fixed).unwrap_or_default());
     h.update(serde_json::to_vec(adapter_cfg).unwrap_or_default());
     h.update((train.len() as u64).to_le_bytes());
@@ -331,9 +351,18 @@ pub fn fit<M: LoraModel + ?Sized>(
     let started = Instant::now();
     let mut last_val_loss = None;
     let mut interrupted = false;
+    let mut timed_out = false;
     while s.step < cfg.max_steps {
         if stop.load(Ordering::SeqCst) {
             interrupted = true;
+            break;
+        }
+        // Checked between steps, like the stop flag: a step in flight always completes.
+        if cfg
+            .max_time_s
+            .is_some_and(|t| started.elapsed().as_secs_f64() >= t)
+        {
+            (interrupted, timed_out) = (true, true);
             break;
         }
         let idx = stream.take(cfg.batch_size);
@@ -377,7 +406,12 @@ pub fn fit<M: LoraModel + ?Sized>(
         // 4. periodic validation
         if !val.is_empty()
             && (last || cfg.eval_every.is_some_and(|n| s.step.is_multiple_of(n)))
-            && let Some(v) = evaluate(model, val, cfg.micro_batch_size, cfg.pad_id)?
+            && let Some(v) = evaluate(
+                model,
+                if last { val } else { first_batches(val, cfg) },
+                cfg.micro_batch_size,
+                cfg.pad_id,
+            )?
         {
             s.best_val_loss = Some(s.best_val_loss.map_or(v, |b| b.min(v)));
             last_val_loss = Some(v);
@@ -417,6 +451,7 @@ pub fn fit<M: LoraModel + ?Sized>(
     Ok(FitOutcome {
         steps: s.step,
         interrupted,
+        timed_out,
         last_checkpoint,
         last_loss: s.last_loss,
         last_val_loss,

@@ -127,9 +127,8 @@ mod tests {
     /// (the same Q8_0/Q4_1 dequantization; only the f32 scale products may round differently).
     #[test]
     fn smollm2_gguf_gives_hf_layout_weights() {
-        let (Some(gguf), Some(shared)) = (crate::cache::smollm2_gguf(), crate::cache::shared_dir())
+        let (Some(gguf), Some(shared)) = (crate::testing::smollm2(), crate::testing::shared())
         else {
-            println!("skipped: model not cached");
             return;
         };
         let slices =

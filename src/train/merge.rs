@@ -199,8 +199,7 @@ mod tests {
     /// (torch f32 matmul; 1e-6 relative covers the different summation order over r = 4).
     #[test]
     fn merge_matches_peft_merge_and_unload() {
-        let Some(shared) = crate::cache::shared_dir() else {
-            println!("skipped: ../shared/data not found");
+        let Some(shared) = crate::testing::shared() else {
             return;
         };
         let dir = shared.join("golden/lora_step");

@@ -88,8 +88,5 @@ pub fn render(diagnostic: &dyn miette::Diagnostic) -> String {
 
 /// A fresh directory under the target dir's tmp (removed by the OS, not by tests).
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("lpipe-data-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    lpipe::testing::scratch(&format!("data-{name}"))
 }

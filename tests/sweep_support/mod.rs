@@ -196,8 +196,5 @@ sweep {{
 
 /// A fresh scratch directory under the system's temp dir.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lpipe-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    lpipe::testing::scratch(name)
 }

@@ -4,6 +4,7 @@ use crate::check::cx::Cx;
 use crate::check::fields::{Fields, Invalid, as_choice, wrong_type};
 use crate::check::stages::model::precision;
 use crate::check::value::{Val, Value};
+use crate::diag::LangDiagnostic;
 use crate::ir::{Decay, Length, Optimizer, Precision, Schedule, Train};
 
 /// Converts the train stage; `model_precision` is the default compute precision.
@@ -132,7 +133,35 @@ pub fn train(cx: &mut Cx, f: &mut Fields, model_precision: Precision) -> Option<
         u64::MAX,
         "log every N ≥ 1 optimizer steps",
     );
-    let activation_checkpointing = f.bool(cx, "activation_checkpointing", false);
+    let activation_checkpointing = match f.value("activation_checkpointing") {
+        Ok(None) => Some(false),
+        Ok(Some(Val {
+            kind: Value::Bool(false),
+            ..
+        })) => Some(false),
+        // Accepting `true` and training without it would mislead about memory: refused
+        // until the GPU training path recomputes activations.
+        Ok(Some(Val {
+            kind: Value::Bool(true),
+            span,
+        })) => {
+            cx.push(LangDiagnostic::NotImplemented {
+                what: "`activation_checkpointing = true`".into(),
+                src: cx.src(span),
+                span: span.into(),
+                help: "lpipe does not recompute activations yet (it comes with the GPU \
+                       training path, docs/gpu.md); remove the key, or lower \
+                       `micro_batch_size` to save memory"
+                    .into(),
+            });
+            None
+        }
+        Ok(Some(v)) => {
+            wrong_type(cx, "`true` or `false`", &v, Vec::new());
+            None
+        }
+        Err(_) => None,
+    };
     let max_time = f.opt_duration(cx, "max_time");
     Some(Train {
         optimizer: optimizer?,

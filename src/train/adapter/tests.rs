@@ -3,7 +3,7 @@ use crate::train::tensors::{HostTensor, read_mixed, read_safetensors};
 use std::path::PathBuf;
 
 fn golden() -> Option<PathBuf> {
-    crate::cache::shared_dir().map(|s| s.join("golden/lora_step"))
+    crate::testing::shared().map(|s| s.join("golden/lora_step"))
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -27,10 +27,7 @@ fn golden_config() -> AdapterConfig {
 /// only `peft_version`, which PEFT fills in itself).
 #[test]
 fn config_json_matches_peft() {
-    let Some(dir) = golden() else {
-        println!("skipped: ../shared/data not found");
-        return;
-    };
+    let Some(dir) = golden() else { return };
     let text = std::fs::read_to_string(dir.join("peft_adapter_init/adapter_config.json")).unwrap();
     let mut want: serde_json::Value = serde_json::from_str(&text).unwrap();
     want.as_object_mut().unwrap().remove("peft_version");
@@ -44,10 +41,7 @@ fn config_json_matches_peft() {
 /// tensor by tensor (names, shapes, bit-identical values) and byte for byte.
 #[test]
 fn saved_init_adapter_equals_peft_adapter_init() {
-    let Some(dir) = golden() else {
-        println!("skipped: ../shared/data not found");
-        return;
-    };
+    let Some(dir) = golden() else { return };
     let g = read_mixed(&dir.join("lora_step.safetensors")).unwrap().0;
     let tensors: NamedTensors = g
         .iter()
@@ -79,10 +73,7 @@ fn saved_init_adapter_equals_peft_adapter_init() {
 
 #[test]
 fn loads_peft_step1_adapter_with_short_names() {
-    let Some(dir) = golden() else {
-        println!("skipped: ../shared/data not found");
-        return;
-    };
+    let Some(dir) = golden() else { return };
     let a = Adapter::load(&dir.join("peft_adapter_step1")).unwrap();
     assert_eq!(a.tensors.len(), 8);
     let g = read_mixed(&dir.join("lora_step.safetensors")).unwrap().0;
