@@ -14,9 +14,15 @@ pub const REQUIRE_ENV: &str = "LPIPE_REQUIRE_INPUTS";
 /// A file that each skip appends one line to (`binary test: what is missing`).
 pub const SKIP_LOG_ENV: &str = "LPIPE_SKIP_LOG";
 
-/// `../shared` when both its `data/` and `golden/` folders exist.
+/// Where the shared inputs are, when not `../shared` beside the repository.
+pub const SHARED_ENV: &str = "LPIPE_SHARED_DIR";
+
+/// `../shared` (or `$LPIPE_SHARED_DIR`) when both its `data/` and `golden/` folders exist.
 pub fn shared() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    let dir = match std::env::var_os(SHARED_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+    };
     for sub in ["data", "golden"] {
         if !dir.join(sub).is_dir() {
             return absent(
