@@ -215,16 +215,6 @@ fn base_key(cfg: &ir::RunConfig, training: bool) -> String {
     )
 }
 
-/// Executes one run (loading the base model afresh).
-pub fn run_one(
-    pipeline: &Pipeline,
-    run: &Run,
-    opts: &RunOptions,
-    stop: &AtomicBool,
-) -> Result<RunOutcome, ExecError> {
-    run_one_shared(pipeline, run, opts, stop, &mut SharedBase::default())
-}
-
 /// What stages 1–3 leave for training and the adapter's evaluation.
 struct Prepared {
     data: Option<(crate::data::PreparedDataset, crate::data::Template)>,
