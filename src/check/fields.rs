@@ -277,12 +277,22 @@ impl Fields {
 
     /// A boolean.
     pub fn bool(&mut self, cx: &mut Cx, key: &'static str, default: bool) -> Option<bool> {
+        self.bool_at(cx, key, default).map(|(b, _)| b)
+    }
+
+    /// A boolean and the span of its value when set (for diagnostics about the value itself).
+    pub fn bool_at(
+        &mut self,
+        cx: &mut Cx,
+        key: &'static str,
+        default: bool,
+    ) -> Option<(bool, Option<Span>)> {
         match self.value(key) {
-            Ok(None) => Some(default),
+            Ok(None) => Some((default, None)),
             Ok(Some(Val {
                 kind: Value::Bool(b),
-                ..
-            })) => Some(b),
+                span,
+            })) => Some((b, Some(span))),
             Ok(Some(v)) => {
                 wrong_type(cx, "`true` or `false`", &v, self.sibling_keys());
                 None

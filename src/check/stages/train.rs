@@ -133,18 +133,10 @@ pub fn train(cx: &mut Cx, f: &mut Fields, model_precision: Precision) -> Option<
         u64::MAX,
         "log every N ≥ 1 optimizer steps",
     );
-    let activation_checkpointing = match f.value("activation_checkpointing") {
-        Ok(None) => Some(false),
-        Ok(Some(Val {
-            kind: Value::Bool(false),
-            ..
-        })) => Some(false),
+    let activation_checkpointing = match f.bool_at(cx, "activation_checkpointing", false) {
         // Accepting `true` and training without it would mislead about memory: refused
         // until the GPU training path recomputes activations.
-        Ok(Some(Val {
-            kind: Value::Bool(true),
-            span,
-        })) => {
+        Some((true, Some(span))) => {
             cx.push(LangDiagnostic::NotImplemented {
                 what: "`activation_checkpointing = true`".into(),
                 src: cx.src(span),
@@ -156,11 +148,7 @@ pub fn train(cx: &mut Cx, f: &mut Fields, model_precision: Precision) -> Option<
             });
             None
         }
-        Ok(Some(v)) => {
-            wrong_type(cx, "`true` or `false`", &v, Vec::new());
-            None
-        }
-        Err(_) => None,
+        other => other.map(|(b, _)| b),
     };
     let max_time = f.opt_duration(cx, "max_time");
     Some(Train {
