@@ -568,3 +568,70 @@ pub fn render_with(diag: &dyn Diagnostic, theme: miette::GraphicalTheme, width: 
     }
     out
 }
+
+/// The error a failed `lpipe` process printed in its log: miette's `×` line (with its code line), else the last
+/// line of its log, else how it exited.
+pub fn error_of_log(log: &std::path::Path, exit: &str) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let raw: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = raw.iter().map(|l| l.trim()).collect();
+    if let Some(at) = lines.iter().rposition(|l| l.starts_with("× ")) {
+        // The code heads the diagnostic, a line or two above its message (warnings come earlier).
+        let code = lines
+            .get(at.saturating_sub(3)..at)
+            .and_then(|above| above.iter().rev().find(|l| l.starts_with("lpipe::E")))
+            .map(|c| format!("{c}: "))
+            .unwrap_or_default();
+        let mut msg = lines
+            .get(at)
+            .map_or("", |l| l.trim_start_matches("× "))
+            .to_string();
+        // miette wraps long messages onto indented lines; the source excerpt and help follow.
+        for (line, trimmed) in raw.iter().zip(&lines).skip(at + 1) {
+            let boxed = ["help:", "╭", "│", "·", "╰", "─"]
+                .iter()
+                .any(|b| trimmed.starts_with(b));
+            if trimmed.is_empty() || boxed || !line.starts_with("    ") {
+                break;
+            }
+            msg.push(' ');
+            msg.push_str(trimmed);
+        }
+        return format!("{code}{msg}");
+    }
+    match lines.iter().rev().find(|l| !l.is_empty()) {
+        Some(last) => format!("{last} ({exit})"),
+        None => format!("process {exit}"),
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn the_error_line_of_a_failed_run_log() {
+        let dir = std::env::temp_dir().join(format!("lpipe-jobs-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("run.log");
+        std::fs::write(
+            &log,
+            "lpipe::E150\n\n  ⚠ a warning\nlpipe: model: loaded x\nlpipe::E801\n\n  × precision `bf16` is not\n    available\n  help: use f32\n",
+        )
+        .unwrap();
+        assert_eq!(
+            error_of_log(&log, "exit status: 1"),
+            "lpipe::E801: precision `bf16` is not available"
+        );
+        std::fs::write(&log, "thread 'main' panicked\n").unwrap();
+        assert_eq!(
+            error_of_log(&log, "signal: 9"),
+            "thread 'main' panicked (signal: 9)"
+        );
+        assert_eq!(
+            error_of_log(&dir.join("none"), "signal: 9"),
+            "process signal: 9"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -13,6 +13,7 @@ pub mod data;
 pub mod diag;
 pub mod eval;
 pub mod exec;
+pub mod io;
 pub mod ir;
 pub mod model;
 pub mod nn;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod quant;
 pub mod source;
 pub mod span;
+pub mod stages;
 pub mod sweep;
 pub mod syntax;
 #[doc(hidden)]

@@ -181,10 +181,10 @@ fn stage_cycles_through_after_are_reported() {
     );
 }
 
-/// `after` edges the run order satisfies are accepted; one it contradicts is refused (E121),
-/// never accepted and ignored.
+/// Every acyclic `after` edge is accepted: `lpipe run` executes the graph in topological order
+/// (tests/run_keys.rs shows an edge reordering a run).
 #[test]
-fn after_edges_against_the_run_order() {
+fn after_edges_are_accepted_in_any_acyclic_order() {
     let train = "lora { r = 8 alpha = 16 }\ntrain { optimizer = adamw(lr = 1e-3) batch_size = 4 max_iters = 10 }\n";
     for (eval, refused) in [
         ("eval late { tasks = [heldout] after = [train] }", false),
@@ -198,11 +198,11 @@ fn after_edges_against_the_run_order() {
         ),
         (
             "eval early { tasks = [heldout] on = base after = [train] }",
-            true,
+            false,
         ),
         (
             "eval both { tasks = [heldout] on = [base, adapter] after = [lora] }",
-            true,
+            false,
         ),
         (
             "eval both { tasks = [heldout] on = [base, adapter] }\nreport { after = [eval.both] }",
@@ -366,4 +366,27 @@ fn referenceable_defaults_agree_with_the_converters() {
     let p = ok("model { source = \"m\" }\nlora { alpha = 2 * r dropout = lora.r / 100 }");
     let lora = p.runs[0].config.lora.clone().expect("lora");
     assert_eq!((lora.r, lora.alpha, lora.dropout), (8, 16.0, 0.08));
+}
+
+/// `tokens("…")` reads pre-tokenized examples: no text, so a `template` is refused (E119) rather
+/// than accepted and ignored.
+#[test]
+fn pre_tokenized_sources_refuse_a_template() {
+    let model = "model { source = \"m.gguf\" arch = tiny }\n";
+    let p = ok(&format!(
+        "dataset {{ source = tokens(\"b.jsonl\") val_split = 0 }}\n{model}"
+    ));
+    let source = &p.runs[0].config.dataset.as_ref().unwrap().source;
+    assert!(
+        matches!(source, lpipe::ir::DataSource::Tokens { path } if path.ends_with("b.jsonl")),
+        "{source:?}"
+    );
+    let text = format!("dataset {{ source = tokens(\"b.jsonl\") template = chatml }}\n{model}");
+    assert_eq!(codes(&text), ["lpipe::E119"]);
+    let checked = check_text("t.lpipe", &text, &[]);
+    let rendered = lpipe::diag::render(&checked.diagnostics[0], 80);
+    assert!(
+        rendered.contains("pre-tokenized examples are used as they are"),
+        "{rendered}"
+    );
 }

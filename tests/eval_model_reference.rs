@@ -8,8 +8,8 @@
 //! differs. Slow on a debug-ish test build (497 requests, 92k tokens: ~20 min on the loaded 2-core box).
 
 use burn::tensor::Device;
+use lpipe::eval::model_scorer::ModelScorer;
 use lpipe::eval::reference::{compare, default_dir, load_dir};
-use lpipe::exec::scorer::ModelScorer;
 
 #[test]
 fn burn_model_matches_the_transformers_reference() {

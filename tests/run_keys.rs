@@ -183,3 +183,37 @@ fn lora_init_peft_starts_from_that_adapter() {
         "{err}"
     );
 }
+
+/// An `after` edge orders the run even against the default order: an evaluation of the base
+/// declared `after = [train]` runs once training is done (by default it runs before).
+#[test]
+fn after_edges_order_the_run() {
+    let root = scratch("keys-after");
+    let model = write_tiny_llama(&root.join("tiny-llama"));
+    let order = |name: &str, after: &str| {
+        let file = pipeline(&root, name, &model, |t| {
+            no_sweep(t).replace(
+                "  on = [adapter]\n",
+                &format!("  on = [base, adapter]\n{after}"),
+            )
+        });
+        let out = lpipe(&root, &["run", "--quiet"], &file);
+        let log = stderr(&out);
+        assert!(out.status.success(), "{log}");
+        let at = |what: &str| {
+            log.find(what)
+                .unwrap_or_else(|| panic!("no `{what}`: {log}"))
+        };
+        (at("lpipe: eval on base: done"), at("lpipe: train: 3 steps"))
+    };
+    let (base, train) = order("default-order", "");
+    assert!(
+        base < train,
+        "by default the base is evaluated before training"
+    );
+    let (base, train) = order("base-after-train", "  after = [train]\n");
+    assert!(
+        base > train,
+        "`after = [train]` moves the base evaluation after training"
+    );
+}

@@ -152,11 +152,13 @@ fn sequential_sweep_shares_the_base_and_skips_finished_points() {
         "{stderr}"
     );
     assert_eq!(stderr.matches("dataset: tokenized and cached").count(), 1);
+    // The points share the tokenize node's key: it runs once and is reused, not re-read.
     assert_eq!(
-        stderr.matches("dataset: cached (key ").count(),
+        stderr.matches("tokenize: reused from run r2-a4").count(),
         3,
         "{stderr}"
     );
+    assert_eq!(stderr.matches("dataset: cached (key ").count(), 0);
     for name in ["r2-a4", "r2-a8", "r4-a4", "r4-a8"] {
         let dir = root.join("runs/seq").join(name);
         assert!(dir.join("summary.json").is_file(), "{name}: {stderr}");

@@ -7,11 +7,11 @@
 
 pub mod convert;
 pub mod cx;
+pub mod device;
 pub mod doc;
 pub mod eval;
 pub mod fields;
 pub mod load;
-pub mod order;
 pub mod paths;
 pub mod rules;
 pub mod stages;
@@ -142,7 +142,6 @@ fn config(cx: &mut Cx, doc: &Doc) -> Option<RunConfig> {
             span: span.into(),
         });
     }
-    order::check(cx, doc, &config);
     let after = cx.diags.iter().filter(|d| d.is_error()).count();
     (after == before).then_some(config)
 }

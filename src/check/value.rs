@@ -118,13 +118,4 @@ impl Value {
     }
 }
 
-/// Renders a float compactly (`0.0003` → `3e-4`, `16.0` → `16`).
-pub fn format_float(f: f64) -> String {
-    if f == f.trunc() && f.abs() < 1e15 {
-        format!("{}", f as i64)
-    } else if f.abs() != 0.0 && f.abs() < 1e-3 {
-        format!("{f:e}")
-    } else {
-        format!("{f}")
-    }
-}
+pub use crate::syntax::format::format_float;

@@ -91,7 +91,7 @@ fn score(opts: &crate::bench::score::Options) -> miette::Result<()> {
     if let Ok(file) = crate::model::gguf::GgufFile::open(&path) {
         cfg.prefix_token = crate::eval::gguf_prefix_token(&file);
     }
-    let mut scorer = crate::exec::scorer::ModelScorer::new(&loaded.model);
+    let mut scorer = crate::eval::model_scorer::ModelScorer::new(&loaded.model);
     let outcome = run(&mut scorer, &*tokenizer, &cfg)?;
     print!("{}", outcome.table().render(Format::Table));
     println!(

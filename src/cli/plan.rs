@@ -114,7 +114,7 @@ fn measure_lengths(pipeline: &crate::ir::Pipeline, failed: &mut bool) -> Vec<Len
         .into_iter()
         .map(|(report, error)| {
             if let Some(e) = error {
-                eprint!("{}", crate::diag::render(&e, 100));
+                eprint!("{}", crate::diag::render(&*e, 100));
                 *failed = true;
             }
             report

@@ -49,7 +49,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     // A backend this binary lacks is reported now, pointing at `device`, not after data preparation.
     let runs = pipeline.runs.iter().enumerate();
     let runs = runs.filter(|(i, _)| args.point.is_none_or(|p| p == *i));
-    crate::model::device::preflight(runs.map(|(_, r)| r), &checked)
+    crate::check::device::preflight(runs.map(|(_, r)| r), &checked)
         .map_err(|e| miette::Report::new(*e))?;
     // The first Ctrl-C asks the trainer to checkpoint and stop; a second one exits at once.
     let stop = Arc::new(AtomicBool::new(false));

@@ -65,10 +65,10 @@ pub fn run(mut args: Args) -> miette::Result<ExitCode> {
             pipeline
                 .runs
                 .iter()
-                .map(|r| crate::exec::run::run_dir_name(&r.name))
+                .map(|r| crate::stages::rundir::sanitize(&r.name))
                 .collect::<Vec<_>>(),
         );
-        args.sweep = crate::exec::run::sweep_dir(&pipeline);
+        args.sweep = crate::stages::context::sweep_dir(&pipeline);
     }
     let points = loop {
         let points = sweep_status_of(&args.sweep, expected.clone(), !args.no_slurm)?;

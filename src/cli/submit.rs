@@ -10,7 +10,7 @@ use miette::IntoDiagnostic;
 
 use crate::check::check_file;
 use crate::cli::check::print_diagnostics;
-use crate::exec::run::sweep_dir;
+use crate::stages::context::sweep_dir;
 use crate::sweep::slurm::SlurmPlan;
 
 /// Arguments of `lpipe submit`.
@@ -75,7 +75,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let points: Vec<String> = pipeline
         .runs
         .iter()
-        .map(|r| crate::exec::run::run_dir_name(&r.name))
+        .map(|r| crate::stages::rundir::sanitize(&r.name))
         .collect();
     let cache = std::path::absolute(crate::cache::cache_dir()).into_diagnostic()?;
     let lpipe = std::env::current_exe().into_diagnostic()?;

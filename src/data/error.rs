@@ -1,4 +1,4 @@
-//! Data diagnostics: codes `lpipe::E400`–`lpipe::E412`.
+//! Data diagnostics: codes `lpipe::E400`–`lpipe::E413`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,6 +55,28 @@ pub enum DataError {
         )
     )]
     BadRecords {
+        /// The file.
+        path: PathBuf,
+        /// How many records are malformed in total.
+        count: usize,
+        /// The file text, shared by the related diagnostics.
+        #[source_code]
+        src: Arc<NamedSource<String>>,
+        /// The first malformed records.
+        #[related]
+        records: Vec<RecordError>,
+    },
+
+    /// Pre-tokenized records that are malformed; every one found is listed (up to a cap).
+    #[error("{count} malformed record{} in `{}`{}", plural(*count), path.display(), shown_note(*count, records.len()))]
+    #[diagnostic(
+        code(lpipe::E413),
+        help(
+            "a pre-tokenized file holds one JSON object per line: `input_ids` (token ids below the \
+             tokenizer's vocabulary size) and optionally `labels` (-100 on the prompt, then the ids)"
+        )
+    )]
+    BadTokenRecords {
         /// The file.
         path: PathBuf,
         /// How many records are malformed in total.

@@ -11,6 +11,19 @@ use super::record::FieldMap;
 use super::split::{SplitSpec, ValidationSize};
 use super::template::{CustomTemplate, Template};
 
+/// `dataset` with a relative data file that does not exist from here taken against `base_dir`
+/// (the pipeline file's directory; the checker resolves paths, IR from elsewhere may not).
+pub fn resolve_paths(dataset: &ir::Dataset, base_dir: &std::path::Path) -> ir::Dataset {
+    let mut dataset = dataset.clone();
+    if let ir::DataSource::Json { path, .. } | ir::DataSource::Tokens { path } = &mut dataset.source
+        && path.is_relative()
+        && !path.exists()
+    {
+        *path = base_dir.join(&*path);
+    }
+    dataset
+}
+
 /// Held-out arithmetic questions drawn when the pipeline does not say (for before/after accuracy).
 pub const DEFAULT_HELDOUT: usize = 200;
 
@@ -44,6 +57,7 @@ impl DatasetConfig {
                 heldout: DEFAULT_HELDOUT,
                 seed: *seed,
             }),
+            ir::DataSource::Tokens { path } => SourceSpec::Tokens { path: path.clone() },
         };
         let template = match &dataset.template {
             ir::Template::Alpaca => Template::Alpaca,

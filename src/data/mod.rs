@@ -18,6 +18,7 @@ pub mod rng;
 pub mod split;
 pub mod stats;
 pub mod template;
+pub mod tokens;
 
 pub use alpaca::Format;
 pub use arithmetic::{ArithOp, ArithmeticSets, ArithmeticSpec};

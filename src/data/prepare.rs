@@ -31,6 +31,11 @@ pub enum SourceSpec {
     },
     /// The built-in synthetic arithmetic questions.
     Arithmetic(ArithmeticSpec),
+    /// Pre-tokenized examples (JSON lines of `input_ids` and optional `labels`; [`super::tokens`]).
+    Tokens {
+        /// The file (already resolved against the pipeline's directory).
+        path: PathBuf,
+    },
 }
 
 impl SourceSpec {
@@ -132,6 +137,11 @@ pub fn load_records(source: &SourceSpec) -> Result<SourceRecords, DataError> {
                 heldout: sets.heldout,
             })
         }
+        // Token ids have no text to show; only `prepare` reads them.
+        SourceSpec::Tokens { .. } => Ok(SourceRecords {
+            records: Vec::new(),
+            heldout: Vec::new(),
+        }),
     }
 }
 
@@ -162,6 +172,11 @@ pub fn prepare(
             None,
             Vec::new(),
         ),
+        SourceSpec::Tokens { path } => {
+            let bytes = alpaca::read_bytes(path)?;
+            let id = format!("tokens sha256={}", hex_sha256(&bytes));
+            (id, Some(bytes), Vec::new())
+        }
     };
     let key = KeyBuilder::new()
         .part("source", &source_id)
@@ -179,7 +194,7 @@ pub fn prepare(
             Ok(Some((tokens, split))) => {
                 let heldout = match &config.source {
                     SourceSpec::Arithmetic(spec) => arithmetic::generate(spec)?.heldout,
-                    SourceSpec::File { .. } => heldout,
+                    SourceSpec::File { .. } | SourceSpec::Tokens { .. } => heldout,
                 };
                 return finish(
                     tokens,
@@ -195,7 +210,14 @@ pub fn prepare(
         }
     }
 
-    // 3. Parse, template, tokenize and split.
+    // 3. Parse, template, tokenize and split (pre-tokenized examples skip the middle two).
+    if let (SourceSpec::Tokens { path: file }, Some(bytes)) = (&config.source, raw.clone()) {
+        let settings = &config.tokenize;
+        let max_len = settings.max_seq_len.unwrap_or(usize::MAX);
+        let vocab = tokenizer.vocab_size();
+        let tokens = super::tokens::parse(file, bytes, vocab, max_len, settings.mask_prompt)?;
+        return split_and_store(tokens, config, key, path, rebuilt, heldout);
+    }
     let source = match (&config.source, raw) {
         (
             SourceSpec::File {
@@ -221,9 +243,24 @@ pub fn prepare(
         &source.records,
         &config.tokenize,
     )?;
-    let split = config.split.apply(tokens.len())?;
+    split_and_store(tokens, config, key, path, rebuilt, source.heldout)
+}
 
-    // 4. Store atomically for the next run.
+/// Splits the examples and (4.) stores them atomically for the next run.
+fn split_and_store(
+    tokens: TokenizedDataset,
+    config: &DatasetConfig,
+    key: String,
+    path: Option<PathBuf>,
+    rebuilt: Option<String>,
+    heldout: Vec<Record>,
+) -> Result<PreparedDataset, DataError> {
+    if tokens.is_empty() {
+        return Err(DataError::Empty {
+            name: source_name(&config.source),
+        });
+    }
+    let split = config.split.apply(tokens.len())?;
     let cache = match (path, rebuilt) {
         (None, _) => CacheUse::Disabled,
         (Some(path), reason) => {
@@ -234,7 +271,7 @@ pub fn prepare(
             }
         }
     };
-    finish(tokens, split, key, cache, source.heldout, config)
+    finish(tokens, split, key, cache, heldout, config)
 }
 
 fn finish(
@@ -264,7 +301,7 @@ fn finish(
 
 fn source_name(source: &SourceSpec) -> String {
     match source {
-        SourceSpec::File { path, .. } => path.display().to_string(),
+        SourceSpec::File { path, .. } | SourceSpec::Tokens { path } => path.display().to_string(),
         SourceSpec::Arithmetic(spec) => format!(
             "arithmetic(digits = {}, ops = [{}], count = {}, seed = {})",
             spec.digits,

@@ -22,6 +22,7 @@ pub mod data;
 pub mod doc;
 pub mod error;
 pub mod metrics;
+pub mod model_scorer;
 pub mod prefix;
 pub mod progress;
 pub mod reference;

@@ -1,7 +1,6 @@
 //! Evaluation results: `eval.json` (one score per task and group) and `samples.jsonl` (every scored
 //! document, as lm-evaluation-harness `--log_samples`), both written atomically.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -109,29 +108,12 @@ pub struct SampleRecord {
     pub value: f64,
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// reader sees the old file or the new one, never half of one.
+/// Writes `bytes` to `path` atomically ([`crate::io::write_atomic`]) as an eval error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let err = |source| EvalError::Write {
+    crate::io::write_atomic(path, bytes).map_err(|source| EvalError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(err)
+    })
 }
 
 impl EvalReport {
@@ -203,4 +185,23 @@ pub fn write_samples(run_dir: &Path, samples: &[SampleRecord]) -> Result<PathBuf
     }
     write_atomic(&path, &out)?;
     Ok(path)
+}
+
+/// Reads `samples.jsonl` from `run_dir` (a line that does not parse is an error: the file is
+/// written atomically, so it is whole or absent).
+pub fn read_samples(run_dir: &Path) -> Result<Vec<SampleRecord>> {
+    let path = run_dir.join(SAMPLES_JSONL);
+    let text = std::fs::read_to_string(&path).map_err(|e| EvalError::Results {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).map_err(|e| EvalError::Results {
+                path: path.clone(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
 }

@@ -1,17 +1,36 @@
-//! Executor: walks a checked pipeline's stages, caches artifacts by content hash, writes run directories.
+//! Executor: walks each run's stage graph ([`crate::stages`]) in order, in this process or in
+//! one process per sweep point (`--jobs`).
 
-pub mod atomic;
-pub mod data_stage;
-pub mod error;
-pub mod eval_stage;
 pub mod jobs;
-pub mod model_stage;
-pub mod report_stage;
 pub mod run;
-pub mod rundir;
-pub mod scorer;
-pub mod sysmem;
-pub mod train_stage;
 
-pub use error::ExecError;
-pub use run::{RunOptions, RunOutcome, run_pipeline};
+pub use crate::stages::ExecError;
+pub use run::{RunOptions, RunOutcome};
+
+use std::sync::atomic::AtomicBool;
+
+use crate::ir::Pipeline;
+
+/// Runs the selected runs of `pipeline`; one failing run does not stop the others, and the
+/// failures are listed at the end.
+pub fn run_pipeline(
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    stop: &AtomicBool,
+) -> Result<Vec<RunOutcome>, ExecError> {
+    let indices: Vec<usize> = match opts.point {
+        Some(p) if p >= pipeline.runs.len() => {
+            return Err(ExecError::NoSuchPoint {
+                point: p,
+                runs: pipeline.runs.len(),
+            });
+        }
+        Some(p) => vec![p],
+        None => (0..pipeline.runs.len()).collect(),
+    };
+    if opts.jobs > 1 && indices.len() > 1 {
+        jobs::run_parallel(pipeline, &indices, opts, stop)
+    } else {
+        run::run_points(pipeline, &indices, opts, stop)
+    }
+}

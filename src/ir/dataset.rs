@@ -46,6 +46,12 @@ pub enum DataSource {
         /// Generator seed.
         seed: u64,
     },
+    /// Pre-tokenized examples: JSON lines `{"input_ids": […], "labels": […]}` (labels optional;
+    /// −100 on the prompt, then the ids).
+    Tokens {
+        /// The file (resolved against the pipeline file's directory).
+        path: PathBuf,
+    },
 }
 
 /// Record field names.

@@ -7,8 +7,8 @@ use burn::tensor::TensorData;
 
 use super::config::{HfConfig, ModelConfig};
 use super::error::ModelError;
-use super::load::TokenizerLocation;
 use super::safetensors::SafetensorsFile;
+use super::tokenizer_location::TokenizerLocation;
 use crate::nn::init::WeightSource;
 
 /// An opened HF checkpoint directory.

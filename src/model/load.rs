@@ -12,21 +12,10 @@ use super::hf::HfCheckpoint;
 use crate::nn::Llama;
 use crate::nn::init::InitOptions;
 
-/// Where a checkpoint's tokenizer lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenizerLocation {
-    /// The vocabulary embedded in a GGUF file.
-    Gguf(PathBuf),
-    /// An HF `tokenizer.json`.
-    HfJson(PathBuf),
-    /// A SentencePiece `tokenizer.model`.
-    SentencePiece(PathBuf),
-    /// None found beside the weights.
-    Missing,
-}
+pub use super::tokenizer_location::TokenizerLocation;
 
 /// A loaded decoder and what came with it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LoadedModel {
     /// The decoder, on the requested device.
     pub model: Llama,

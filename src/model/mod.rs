@@ -13,6 +13,7 @@ pub mod quantize;
 pub mod safetensors;
 pub mod score;
 pub mod source;
+pub mod tokenizer_location;
 
 pub use config::ModelConfig;
 pub use error::ModelError;

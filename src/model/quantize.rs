@@ -205,5 +205,5 @@ fn write_cache(path: &Path, tensors: &BTreeMap<String, QuantizedTensor>) -> Resu
         .flat_map(|(name, q)| tensor_parts(name, q))
         .collect();
     let bytes = safetensors::serialize(parts, None).map_err(|e| write_err(e.to_string()))?;
-    crate::exec::atomic::write_atomic(path, &bytes).map_err(|e| write_err(e.to_string()))
+    crate::io::write_atomic(path, &bytes).map_err(|e| write_err(e.to_string()))
 }

@@ -32,9 +32,7 @@ impl SafetensorsFile {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io)?;
-        // SAFETY: read-only map of a checkpoint lpipe does not modify while it is open.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        let map = crate::io::map_readonly(path).map_err(io)?;
         let (header_len, metadata) =
             SafeTensors::read_metadata(&map).map_err(|e| ModelError::Safetensors {
                 path: path.to_path_buf(),

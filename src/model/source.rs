@@ -272,6 +272,34 @@ fn find_wheel(dir: &Path, requirement: &str) -> Option<PathBuf> {
     found.pop()
 }
 
+/// Content identity of a checkpoint or tokenizer: SHA-256 of a file, or of a directory's
+/// `config.json` plus its file names and sizes (hashing a multi-gigabyte sharded checkpoint on
+/// every run would cost more than the run's setup).
+pub fn identity(path: &Path) -> Result<String, ModelError> {
+    if path.is_file() {
+        return sha256_file(path);
+    }
+    let io = |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut parts = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io)?.flatten() {
+        let meta = entry.metadata().map_err(io)?;
+        parts.push(format!(
+            "{}:{}",
+            entry.file_name().to_string_lossy(),
+            meta.len()
+        ));
+    }
+    parts.sort();
+    let config = path.join("config.json");
+    if config.is_file() {
+        parts.push(sha256_file(&config)?);
+    }
+    Ok(format!("{:x}", Sha256::digest(parts.join("\n").as_bytes())))
+}
+
 /// Hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
     let io = |source| ModelError::Io {

@@ -6,6 +6,7 @@ use std::collections::BinaryHeap;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
 use serde::{Deserialize, Serialize};
 
 use crate::ir::{EvalOn, RunConfig, Task};
@@ -45,18 +46,64 @@ pub struct Node {
     pub kind: NodeKind,
 }
 
+/// Why b comes after a.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Edge {
+    /// b reads a's result.
+    Data,
+    /// b was declared `after = [a]`: order only.
+    After,
+}
+
 /// The stage DAG of one run.
 #[derive(Clone, Debug)]
 pub struct StageGraph {
     /// Nodes are stages; an edge a → b means b needs a.
-    pub graph: DiGraph<Node, ()>,
+    pub graph: DiGraph<Node, Edge>,
+}
+
+/// Adds a node per eval block that runs `on` that model (reading `dep`, and the tokenized data
+/// for `heldout`), collecting them in `evals`.
+fn add_evals(
+    g: &mut DiGraph<Node, Edge>,
+    config: &RunConfig,
+    on: EvalOn,
+    dep: Option<NodeIndex>,
+    tokenize: Option<NodeIndex>,
+    evals: &mut Vec<NodeIndex>,
+) {
+    for eval in config.evals.iter().filter(|e| e.on.contains(&on)) {
+        let stage = if eval.name == "eval" {
+            "eval".to_string()
+        } else {
+            format!("eval.{}", eval.name)
+        };
+        let name = match (eval.on.len() > 1, on) {
+            (false, _) => stage.clone(),
+            (true, EvalOn::Base) => format!("{stage}@base"),
+            (true, EvalOn::Adapter) => format!("{stage}@adapter"),
+        };
+        let e = g.add_node(Node {
+            name,
+            stage,
+            kind: NodeKind::Eval,
+        });
+        // Benchmarks bring their own data; only `heldout` scores the tokenized split.
+        let heldout = eval.tasks.iter().any(|t| matches!(t, Task::Heldout { .. }));
+        let data = if heldout { tokenize } else { None };
+        for d in [dep, data].into_iter().flatten() {
+            g.add_edge(d, e, Edge::Data);
+        }
+        evals.push(e);
+    }
 }
 
 impl StageGraph {
     /// Builds the graph; `Err` holds the stage names around a cycle (first repeated at the end).
     pub fn build(config: &RunConfig) -> Result<StageGraph, Vec<String>> {
-        let mut g: DiGraph<Node, ()> = DiGraph::new();
-        let add = |g: &mut DiGraph<Node, ()>, name: &str, stage: &str, kind: NodeKind| {
+        let mut g: DiGraph<Node, Edge> = DiGraph::new();
+        let add = |g: &mut DiGraph<Node, Edge>, name: &str, stage: &str, kind: NodeKind| {
             g.add_node(Node {
                 name: name.to_string(),
                 stage: stage.to_string(),
@@ -69,72 +116,54 @@ impl StageGraph {
             .map(|_| add(&mut g, "dataset", "dataset", NodeKind::Dataset));
         let tokenize = dataset.map(|d| {
             let t = add(&mut g, "tokenize", "tokenize", NodeKind::Tokenize);
-            g.add_edge(d, t, ());
+            g.add_edge(d, t, Edge::Data);
             t
         });
         let model = add(&mut g, "model", "model", NodeKind::Model);
+        // The tokenizer comes with the model.
+        if let Some(t) = tokenize {
+            g.add_edge(model, t, Edge::Data);
+        }
         let mut base = model;
         if config.quantize.is_some() {
             let q = add(&mut g, "quantize", "quantize", NodeKind::Quantize);
-            g.add_edge(model, q, ());
+            g.add_edge(model, q, Edge::Data);
             base = q;
         }
+        // Declaration order breaks ties in `order`: evaluations of the base come before the
+        // adapters are made, the export right after training, evaluations of the adapter last.
+        let mut evals = Vec::new();
+        add_evals(
+            &mut g,
+            config,
+            EvalOn::Base,
+            Some(base),
+            tokenize,
+            &mut evals,
+        );
         let lora = config.lora.as_ref().map(|_| {
             let l = add(&mut g, "lora", "lora", NodeKind::Lora);
-            g.add_edge(base, l, ());
+            g.add_edge(base, l, Edge::Data);
             l
         });
         let train = config.train.as_ref().map(|_| {
             let t = add(&mut g, "train", "train", NodeKind::Train);
             for dep in [tokenize, lora].into_iter().flatten() {
-                g.add_edge(dep, t, ());
+                g.add_edge(dep, t, Edge::Data);
             }
             t
         });
-        let mut evals = Vec::new();
-        for eval in &config.evals {
-            let stage = if eval.name == "eval" {
-                "eval".to_string()
-            } else {
-                format!("eval.{}", eval.name)
-            };
-            for on in &eval.on {
-                let name = if eval.on.len() > 1 {
-                    format!(
-                        "{stage}@{}",
-                        if *on == EvalOn::Base {
-                            "base"
-                        } else {
-                            "adapter"
-                        }
-                    )
-                } else {
-                    stage.clone()
-                };
-                let e = add(&mut g, &name, &stage, NodeKind::Eval);
-                let dep = match on {
-                    EvalOn::Base => Some(base),
-                    EvalOn::Adapter => train,
-                };
-                // Benchmarks bring their own data; only `heldout` scores the tokenized split.
-                let heldout = eval.tasks.iter().any(|t| matches!(t, Task::Heldout { .. }));
-                let data = if heldout { tokenize } else { None };
-                for d in [dep, data].into_iter().flatten() {
-                    g.add_edge(d, e, ());
-                }
-                evals.push(e);
-            }
-        }
         if config.export.is_some() {
             let x = add(&mut g, "export", "export", NodeKind::Export);
             if let Some(t) = train {
-                g.add_edge(t, x, ());
+                g.add_edge(t, x, Edge::Data);
             }
         }
+        add_evals(&mut g, config, EvalOn::Adapter, train, tokenize, &mut evals);
         if config.report.is_some() {
             let r = add(&mut g, "report", "report", NodeKind::Report);
             for d in evals.iter().copied().chain(train) {
-                g.add_edge(d, r, ());
+                g.add_edge(d, r, Edge::Data);
             }
         }
         for (stage, after) in &config.after {
@@ -144,7 +173,9 @@ impl StageGraph {
                 g.node_indices().filter(|i| g[*i].stage == *after).collect();
             for s in &sources {
                 for t in &targets {
-                    g.update_edge(*s, *t, ());
+                    if g.find_edge(*s, *t).is_none() {
+                        g.add_edge(*s, *t, Edge::After);
+                    }
                 }
             }
         }
@@ -215,6 +246,44 @@ impl StageGraph {
             }
         }
         order
+    }
+
+    /// The nodes whose results `node` reads, in index order.
+    pub fn inputs(&self, node: NodeIndex) -> Vec<NodeIndex> {
+        let mut inputs: Vec<NodeIndex> = self
+            .graph
+            .edges_directed(node, petgraph::Incoming)
+            .filter(|e| *e.weight() == Edge::Data)
+            .map(|e| e.source())
+            .collect();
+        inputs.sort();
+        inputs
+    }
+
+    /// The nodes of `order` that must run: those not `held` whose result a node that must run
+    /// reads, or that nothing reads (they write files). Only nodes that `count` take part, and none
+    /// that must wait for one that does not.
+    pub fn needed(
+        &self,
+        order: &[NodeIndex],
+        count: impl Fn(NodeIndex) -> bool,
+        held: impl Fn(NodeIndex) -> bool,
+    ) -> std::collections::HashSet<NodeIndex> {
+        let g = &self.graph;
+        let mut need = std::collections::HashSet::new();
+        for &n in order.iter().rev() {
+            let mut readers = g
+                .edges_directed(n, petgraph::Outgoing)
+                .filter(|e| *e.weight() == Edge::Data && count(e.target()))
+                .map(|e| e.target())
+                .peekable();
+            let read = readers.peek().is_none() || readers.any(|r| need.contains(&r));
+            if count(n) && !held(n) && read {
+                need.insert(n);
+            }
+        }
+        need.retain(|n| g.neighbors_directed(*n, petgraph::Incoming).all(&count));
+        need
     }
 
     /// The names of the nodes a node depends on.

@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{CacheUse, LengthStats, prepare};
-use crate::exec::error::ExecError;
-use crate::exec::{data_stage, model_stage};
 use crate::ir::{self, DataSource, ModelSource, Pipeline};
 
 /// Length statistics of one dataset, as one tokenizer splits it.
@@ -70,7 +68,7 @@ pub struct LengthReport {
 pub fn measure(
     pipeline: &Pipeline,
     cache_root: Option<&Path>,
-) -> Vec<(LengthReport, Option<ExecError>)> {
+) -> Vec<(LengthReport, Option<miette::Report>)> {
     let base_dir = pipeline
         .source
         .parent()
@@ -96,7 +94,8 @@ pub fn measure(
             let (outcome, error) = match measure_one(dataset, model, &base_dir, cache_root) {
                 Ok(outcome) => (outcome, None),
                 Err(e) => {
-                    let code = miette::Diagnostic::code(&e)
+                    let code = e
+                        .code()
                         .map(|c| c.to_string())
                         .unwrap_or_else(|| "error".into());
                     let reason = format!("{code} above");
@@ -114,13 +113,13 @@ pub fn measure_one(
     model: &ir::Model,
     base_dir: &Path,
     cache_root: Option<&Path>,
-) -> Result<Outcome, ExecError> {
+) -> Result<Outcome, miette::Report> {
     let skipped = |reason: String| Ok(Outcome::Skipped { reason });
     let tokenizer_path = match locate_tokenizer(model, base_dir) {
         Ok(path) => path,
         Err(reason) => return skipped(reason),
     };
-    if let DataSource::Json { path, .. } = &dataset.source {
+    if let DataSource::Json { path, .. } | DataSource::Tokens { path } = &dataset.source {
         let path = local(path, base_dir);
         if !path.is_file() {
             return skipped(format!("data file {} not found", path.display()));
@@ -129,7 +128,10 @@ pub fn measure_one(
     let tokenizer = crate::tokenizer::load(&tokenizer_path)?;
     // The identity `lpipe run` gives the same file, so both find one cache entry.
     let tokenizer_id = identity(&tokenizer_path, cache_root)?;
-    let config = data_stage::config(dataset, base_dir, &*tokenizer)?;
+    let config = crate::data::DatasetConfig::from_ir(
+        &crate::data::from_ir::resolve_paths(dataset, base_dir),
+        tokenizer.bos_id().is_some(),
+    )?;
     let prepared = prepare(&config, &*tokenizer, &tokenizer_id, cache_root)?;
     let bos = config.tokenize.add_bos && tokenizer.bos_id().is_some();
     let eos = config.tokenize.add_eos;
@@ -209,16 +211,16 @@ pub fn locate_tokenizer(model: &ir::Model, base_dir: &Path) -> Result<PathBuf, S
 /// Files at least this large have their SHA-256 remembered between plans.
 const MEMO_BYTES: u64 = 64 << 20;
 
-/// [`model_stage::identity`], remembered under `<cache>/hashes/` for large files (a GGUF's
+/// [`crate::model::source::identity`], remembered under `<cache>/hashes/` for large files (a GGUF's
 /// tokenizer lives in a multi-gigabyte file; hashing it on every plan would cost seconds). The
 /// memo is keyed by path, size and modification time, so a changed file is hashed again.
-fn identity(path: &Path, cache_root: Option<&Path>) -> Result<String, ExecError> {
+fn identity(path: &Path, cache_root: Option<&Path>) -> Result<String, miette::Report> {
     let meta = std::fs::metadata(path).ok().filter(|m| m.is_file());
     let (Some(root), Some(meta)) = (cache_root, meta) else {
-        return model_stage::identity(path);
+        return Ok(crate::model::source::identity(path)?);
     };
     if meta.len() < MEMO_BYTES {
-        return model_stage::identity(path);
+        return Ok(crate::model::source::identity(path)?);
     }
     let modified = meta
         .modified()
@@ -237,12 +239,12 @@ fn identity(path: &Path, cache_root: Option<&Path>) -> Result<String, ExecError>
     {
         return Ok(digest.to_string());
     }
-    let digest = model_stage::identity(path)?;
+    let digest = crate::model::source::identity(path)?;
     // Best effort: without the memo the next plan hashes again.
     if let Some(dir) = memo.parent()
         && std::fs::create_dir_all(dir).is_ok()
     {
-        let _ = crate::exec::atomic::write_atomic(&memo, format!("{stamp}\n{digest}").as_bytes());
+        let _ = crate::io::write_atomic(&memo, format!("{stamp}\n{digest}").as_bytes());
     }
     Ok(digest)
 }

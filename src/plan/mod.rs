@@ -7,3 +7,4 @@ pub mod memory;
 pub mod params;
 pub mod render;
 pub mod schedule;
+pub mod slots;

@@ -189,12 +189,20 @@ fn describe(c: &RunConfig, node: &str) -> String {
                 DataSource::Arithmetic { digits, count, .. } => {
                     format!("synthetic arithmetic, {digits} digits, {count} records")
                 }
+                DataSource::Tokens { path } => format!(
+                    "pre-tokenized {}, val {:.0}%",
+                    path.display(),
+                    d.val_split * 100.0
+                ),
             }),
         "tokenize" => c.dataset.as_ref().map_or(String::new(), |d| {
-            let template = match &d.template {
-                crate::ir::Template::Alpaca => "alpaca",
-                crate::ir::Template::Chatml => "chatml",
-                crate::ir::Template::Custom { .. } => "custom",
+            let template = match (&d.source, &d.template) {
+                (DataSource::Tokens { .. }, _) => "no",
+                (_, t) => match t {
+                    crate::ir::Template::Alpaca => "alpaca",
+                    crate::ir::Template::Chatml => "chatml",
+                    crate::ir::Template::Custom { .. } => "custom",
+                },
             };
             format!(
                 "{template} template, max_seq_len {}{}",
@@ -250,7 +258,7 @@ fn describe(c: &RunConfig, node: &str) -> String {
             format!(
                 "{} lr={} batch {}/{} micro, {length}",
                 t.optimizer.name(),
-                crate::check::value::format_float(t.optimizer.lr()),
+                crate::syntax::format::format_float(t.optimizer.lr()),
                 t.batch_size,
                 t.micro_batch_size
             )

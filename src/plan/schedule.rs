@@ -49,6 +49,16 @@ pub struct Schedule {
     pub runs: Vec<RunPlan>,
 }
 
+/// The planner's peak-memory estimate of run `name` (`None` when it cannot tell).
+pub fn estimate(pipeline: &Pipeline, name: &str) -> Option<u64> {
+    schedule(pipeline)
+        .ok()?
+        .runs
+        .into_iter()
+        .find(|r| r.name == name)
+        .and_then(|r| r.memory)
+}
+
 /// Orders the stages and computes each run's numbers.
 pub fn schedule(pipeline: &Pipeline) -> Result<Schedule, Vec<String>> {
     let Some(first) = pipeline.runs.first() else {

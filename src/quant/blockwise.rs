@@ -14,19 +14,10 @@ use super::double_quant::quantize_absmax;
 use super::dtype::Element;
 use super::error::QuantError;
 use super::parallel::{for_each_chunk, worker_count};
-use super::tensor::{Absmax, QuantizedTensor};
+use super::tensor::{Absmax, QuantizedTensor, check_block_size};
 
 /// Smallest divisor bitsandbytes uses for an all-zero block (its absmax is stored as 0).
 const MIN_ABSMAX: f32 = 1e-38;
-
-/// Checks a 4-bit block size: a power of two from 32 to 4096, as bitsandbytes accepts.
-pub fn check_block_size(block_size: usize) -> Result<(), QuantError> {
-    if block_size.is_power_of_two() && (32..=4096).contains(&block_size) {
-        Ok(())
-    } else {
-        Err(QuantError::BadBlockSize { block_size })
-    }
-}
 
 /// Quantizes a row-major tensor to 4 bits (`double_quant` also compresses the absmax values).
 ///

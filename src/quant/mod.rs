@@ -16,10 +16,11 @@ pub mod serialize;
 pub mod tensor;
 pub mod torch_mean;
 
-pub use blockwise::{check_block_size, dequantize_bf16, dequantize_f32, dequantize_into, quantize};
+pub use blockwise::{dequantize_bf16, dequantize_f32, dequantize_into, quantize};
 pub use codes::{FP4_CODE, NF4_CODE, QuantType};
 pub use device::quantize_weight;
 pub use dtype::{Element, FloatDtype};
 pub use error::QuantError;
 pub use lpipe_kernels::Packed4;
+pub use tensor::check_block_size;
 pub use tensor::{Absmax, NestedAbsmax, QuantizedTensor};

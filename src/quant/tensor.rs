@@ -114,7 +114,7 @@ impl QuantizedTensor {
             name: name.to_string(),
             reason,
         };
-        super::blockwise::check_block_size(self.block_size)?;
+        check_block_size(self.block_size)?;
         let n = self.numel();
         if self.packed.len() != n.div_ceil(2) {
             return Err(bad(format!(
@@ -156,5 +156,14 @@ impl QuantizedTensor {
     /// Bytes of packed weights plus statistics.
     pub fn nbytes(&self) -> usize {
         self.packed.len() + self.absmax.nbytes()
+    }
+}
+
+/// Checks a 4-bit block size: a power of two from 32 to 4096, as bitsandbytes accepts.
+pub fn check_block_size(block_size: usize) -> Result<(), QuantError> {
+    if block_size.is_power_of_two() && (32..=4096).contains(&block_size) {
+        Ok(())
+    } else {
+        Err(QuantError::BadBlockSize { block_size })
     }
 }

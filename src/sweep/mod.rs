@@ -2,7 +2,7 @@
 //! job arrays ([`slurm`]) and each point's state ([`status`]).
 //!
 //! A sweep directory is `runs/<pipeline>/`, one run directory per point (`runs/<pipeline>/r16-a32/`,
-//! see [`crate::exec::rundir`]); Slurm's files go to `runs/<pipeline>/slurm/`.
+//! see [`crate::stages::rundir`]); Slurm's files go to `runs/<pipeline>/slurm/`.
 
 pub mod error;
 pub mod figures;

@@ -15,7 +15,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::error::SweepError;
 use super::font::{self, FAMILY};
 use super::runs::Curve;
-use crate::exec::atomic::write_atomic;
+use crate::io::write_atomic;
 
 /// Figure size in pixels (PNG) and user units (SVG).
 const SIZE: (u32, u32) = (1280, 760);

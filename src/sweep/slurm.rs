@@ -11,7 +11,7 @@ use std::process::Command;
 use serde::{Deserialize, Serialize};
 
 use super::error::SweepError;
-use crate::exec::atomic::{write_atomic, write_json_atomic};
+use crate::io::{write_atomic, write_json_atomic};
 
 /// Name of the Slurm subdirectory of a sweep directory.
 pub const SLURM_DIR: &str = "slurm";

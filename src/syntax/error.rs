@@ -6,7 +6,7 @@ use crate::diag::LangDiagnostic;
 use crate::source::SourceFile;
 use pest::Parser as _;
 
-use crate::syntax::parser::{LpipeGrammar, Rule};
+use crate::syntax::grammar::{LpipeGrammar, Rule};
 
 /// What a user calls a grammar rule in "expected …".
 fn describe(rule: Rule) -> &'static str {

@@ -3,4 +3,5 @@
 pub mod ast;
 pub mod error;
 pub mod format;
+pub mod grammar;
 pub mod parser;

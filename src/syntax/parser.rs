@@ -15,10 +15,7 @@ use crate::syntax::ast::{
 };
 use crate::syntax::error::{recover, syntax_error};
 
-/// The generated pest parser.
-#[derive(pest_derive::Parser)]
-#[grammar = "../grammar/lpipe.pest"]
-pub struct LpipeGrammar;
+pub use crate::syntax::grammar::{LpipeGrammar, Rule};
 
 static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
     PrattParser::new()

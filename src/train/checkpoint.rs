@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::adapter::Adapter;
-use super::atomic::{self, StagedDir};
 use super::batch::DataPosition;
 use super::error::TrainError;
 use super::optim::{OptimizerConfig, StepCounts};
 use super::rng::TrainRng;
 use super::schedule::LrSchedule;
 use super::tensors::{NamedTensors, from_safetensors_bytes, to_safetensors_bytes};
+use crate::io::StagedDir;
 
 /// Version of the checkpoint layout.
 pub const FORMAT_VERSION: u32 = 1;
@@ -85,20 +85,30 @@ fn step_of(name: &str) -> Option<u64> {
 pub fn save(root: &Path, ckpt: &Checkpoint, keep_last: usize) -> Result<PathBuf, TrainError> {
     ckpt.adapter.validate()?;
     let name = step_dir_name(ckpt.state.step);
-    let staged = StagedDir::new(&root.join(&name))?;
-    staged.write(
-        super::adapter::CONFIG_FILE,
-        ckpt.adapter.config.to_json_string().as_bytes(),
-    )?;
-    staged.write(super::adapter::WEIGHTS_FILE, &ckpt.adapter.weights_bytes()?)?;
-    staged.write(OPTIMIZER_FILE, &to_safetensors_bytes(&ckpt.optimizer)?)?;
+    let target = root.join(&name);
+    let weights = ckpt.adapter.weights_bytes()?;
+    let optimizer = to_safetensors_bytes(&ckpt.optimizer)?;
     let state = serde_json::to_string_pretty(&ckpt.state).map_err(|e| TrainError::Json {
-        path: root.join(&name).join(STATE_FILE),
+        path: target.join(STATE_FILE),
         reason: e.to_string(),
     })?;
-    staged.write(STATE_FILE, state.as_bytes())?;
-    let dir = staged.commit()?;
-    atomic::write_file(&root.join(LATEST_FILE), name.as_bytes())?;
+    let write = |e| TrainError::io("write", &target, e);
+    let staged = StagedDir::new(&target).map_err(write)?;
+    staged
+        .write(
+            super::adapter::CONFIG_FILE,
+            ckpt.adapter.config.to_json_string().as_bytes(),
+        )
+        .map_err(write)?;
+    staged
+        .write(super::adapter::WEIGHTS_FILE, &weights)
+        .map_err(write)?;
+    staged.write(OPTIMIZER_FILE, &optimizer).map_err(write)?;
+    staged.write(STATE_FILE, state.as_bytes()).map_err(write)?;
+    let dir = staged.commit().map_err(write)?;
+    let latest = root.join(LATEST_FILE);
+    crate::io::write_atomic(&latest, name.as_bytes())
+        .map_err(|e| TrainError::io("write", &latest, e))?;
     if keep_last > 0 {
         prune(root, keep_last)?;
     }

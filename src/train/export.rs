@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::io::StagedDir;
 use crate::train::TrainError;
 use crate::train::adapter::Adapter;
-use crate::train::atomic::StagedDir;
 use crate::train::gguf_export::gguf_as_hf;
 use crate::train::merge::{RawTensor, merge_adapter, raw_to_bytes, read_raw};
 
@@ -86,22 +86,27 @@ pub fn export(
         }
     }
     let n = merge_adapter(&mut base, &adapter)?;
-    let staged = StagedDir::new(output)?;
-    staged.write("model.safetensors", &raw_to_bytes(&base)?)?;
+    let write = |e| TrainError::io("write", output, e);
+    let staged = StagedDir::new(output).map_err(write)?;
+    staged
+        .write("model.safetensors", &raw_to_bytes(&base)?)
+        .map_err(write)?;
     if let Some(cfg) = config_json {
         let text = serde_json::to_string_pretty(&cfg).unwrap_or_default();
-        staged.write("config.json", text.as_bytes())?;
+        staged
+            .write("config.json", text.as_bytes())
+            .map_err(write)?;
     }
     if model.is_dir() {
         for side in SIDE_FILES {
             let src = model.join(side);
             if src.is_file() {
                 let bytes = std::fs::read(&src).map_err(|e| TrainError::io("read", &src, e))?;
-                staged.write(side, &bytes)?;
+                staged.write(side, &bytes).map_err(write)?;
             }
         }
     }
-    staged.commit()?;
+    staged.commit().map_err(write)?;
     Ok(format!(
         "merged {n} LoRA modules into {} tensors; wrote {}",
         base.len(),

@@ -9,7 +9,7 @@ use super::model::LoraModel;
 use crate::nn::{Llama, LoraConfig};
 
 /// A Llama with LoRA adapters on an autodiff device, ready for [`super::fit`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LlamaLora {
     /// The decoder (frozen base, trainable adapters).
     pub model: Llama,

@@ -41,10 +41,7 @@ impl View for &RawTensor {
 
 /// Reads every tensor of a safetensors file, keeping dtypes and bytes.
 pub fn read_raw(path: &Path) -> Result<BTreeMap<String, RawTensor>, TrainError> {
-    let file = std::fs::File::open(path).map_err(|e| TrainError::io("open", path, e))?;
-    // SAFETY: the map is read-only and dropped before returning; a concurrent writer could only
-    // change tensor values, which safetensors' bounds checks keep memory-safe to read.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| TrainError::io("map", path, e))?;
+    let map = crate::io::map_readonly(path).map_err(|e| TrainError::io("map", path, e))?;
     let st = SafeTensors::deserialize(&map).map_err(|e| TrainError::Tensors {
         path: path.to_path_buf(),
         reason: e.to_string(),

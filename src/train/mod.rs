@@ -4,7 +4,6 @@
 //! PEFT-format adapters ([`Adapter`]) and resumable [`checkpoint`]s.
 
 pub mod adapter;
-pub mod atomic;
 pub mod batch;
 pub mod checkpoint;
 pub mod clip;

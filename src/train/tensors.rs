@@ -10,7 +10,6 @@ use std::path::Path;
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::tensor::{Dtype, SafeTensors, View};
 
-use super::atomic;
 use super::error::TrainError;
 
 /// Row-major f32 values with their shape.
@@ -122,7 +121,7 @@ pub fn write_safetensors(path: &Path, tensors: &NamedTensors) -> Result<(), Trai
         },
         other => other,
     })?;
-    atomic::write_file(path, &bytes)
+    crate::io::write_atomic(path, &bytes).map_err(|e| TrainError::io("write", path, e))
 }
 
 /// Decodes safetensors bytes into f32 tensors (F16 and BF16 are widened exactly).

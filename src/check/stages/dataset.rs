@@ -11,11 +11,24 @@ pub fn dataset(cx: &mut Cx, f: &mut Fields) -> Option<Dataset> {
     let source = f.required(
         cx,
         "source",
-        "`json(\"path\")`, `jsonl(\"path\")` or `arithmetic(…)`",
+        "`json(\"path\")`, `jsonl(\"path\")`, `tokens(\"path\")` or `arithmetic(…)`",
     );
+    let source_span = source.as_ref().map(|v| v.span);
     let source = source.and_then(|v| data_source(cx, &v));
     let template = match f.value("template") {
         Ok(None) => Some(Template::Alpaca),
+        // Pre-tokenized examples have no text for a template to shape.
+        Ok(Some(v)) if matches!(source, Some(DataSource::Tokens { .. })) => {
+            cx.push(LangDiagnostic::Conflict {
+                first: "source = tokens(…)".into(),
+                second: "template".into(),
+                src: cx.src(v.span),
+                span: v.span.into(),
+                first_span: source_span.and_then(|s| cx.same_file(v.span, Some(s))),
+                help: "pre-tokenized examples are used as they are; remove `template`".into(),
+            });
+            None
+        }
         Ok(Some(v)) => template(cx, &v),
         Err(Invalid) => None,
     };
@@ -85,7 +98,7 @@ fn data_source(cx: &mut Cx, v: &Val) -> Option<DataSource> {
             span: v.span,
         },
         "data source",
-        &["json", "jsonl", "arithmetic"],
+        &["json", "jsonl", "tokens", "arithmetic"],
     )?;
     if name == "arithmetic" {
         let mut a = Fields::call(cx, v, &["digits", "ops", "count", "seed"])?;
@@ -110,6 +123,15 @@ fn data_source(cx: &mut Cx, v: &Val) -> Option<DataSource> {
             ops: ops?,
             count: count?,
             seed: seed?,
+        });
+    }
+    if name == "tokens" {
+        let mut a = Fields::call(cx, v, &["path"])?;
+        let path_span = a.span("path");
+        let path = a.string(cx, "path", None);
+        a.finish(cx);
+        return Some(DataSource::Tokens {
+            path: resolve_path(cx, path_span, &path?),
         });
     }
     let mut a = Fields::call(cx, v, &["path"])?;

@@ -69,10 +69,7 @@ impl GgufFile {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io)?;
-        // SAFETY: the map is read-only; lpipe never writes model files while reading them.
-        // Another process truncating the file underneath would fault, as with any mmap reader.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        let map = crate::io::map_readonly(path).map_err(io)?;
         Self::from_parts(path.to_path_buf(), Bytes::Mapped(map))
     }
 

@@ -8,14 +8,16 @@ use std::path::{Path, PathBuf};
 use half::{bf16, f16};
 use safetensors::{Dtype, SafeTensors};
 
-use super::atomic::{commit, temp_sibling, write_err, write_file};
 use super::parts::{Part, tensor_parts};
 use super::source::{Mapped, safetensors_files};
-use crate::quant::blockwise::{check_block_size, quantize};
+use crate::io::StagedDir;
+use crate::io::atomic::temp_sibling;
+use crate::quant::blockwise::quantize;
 use crate::quant::codes::QuantType;
 use crate::quant::dtype::Element;
 use crate::quant::error::QuantError;
 use crate::quant::tensor::QuantizedTensor;
+use crate::quant::tensor::check_block_size;
 
 /// What to quantize and how.
 #[derive(Debug, Clone)]
@@ -77,22 +79,10 @@ pub fn quantize_checkpoint(
         summary.files.push(output.to_path_buf());
         return Ok(summary);
     }
-    let tmp = temp_sibling(output);
-    std::fs::create_dir_all(&tmp).map_err(|e| write_err(&tmp, e))?;
-    let result = convert_dir(input, &files, &tmp, opts, &mut summary);
-    if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    if output.exists() {
-        let old =
-            output.with_file_name(format!(".{}.old-{}", file_name(output), std::process::id()));
-        std::fs::rename(output, &old).map_err(|e| write_err(output, e))?;
-        commit(&tmp, output)?;
-        let _ = std::fs::remove_dir_all(&old);
-    } else {
-        commit(&tmp, output)?;
-    }
+    // An error midway drops the staged directory; `output` keeps what it held.
+    let staged = StagedDir::new(output).map_err(|e| write_err(output, e))?;
+    convert_dir(input, &files, staged.path(), opts, &mut summary)?;
+    staged.commit().map_err(|e| write_err(output, e))?;
     summary.files = summary
         .files
         .iter()
@@ -194,7 +184,7 @@ fn copy_side_files(input: &Path, tmp: &Path) -> Result<(), QuantError> {
 
 fn write_json(path: &Path, json: &serde_json::Value) -> Result<(), QuantError> {
     let text = serde_json::to_string_pretty(json).map_err(|e| write_err(path, e))?;
-    write_file(path, text.as_bytes())
+    crate::io::write_atomic(path, text.as_bytes()).map_err(|e| write_err(path, e))
 }
 
 fn read_err(path: &Path, e: impl std::fmt::Display) -> QuantError {
@@ -255,7 +245,7 @@ fn convert_file(
         let _ = std::fs::remove_file(&tmp);
         write_err(dest, e)
     })?;
-    commit(&tmp, dest)?;
+    std::fs::rename(&tmp, dest).map_err(|e| write_err(dest, e))?;
     Ok(written)
 }
 
@@ -300,4 +290,12 @@ fn go<E: Element + bytemuck::Pod>(
         opts.block_size,
         opts.double_quant,
     )
+}
+
+/// A write error for `path`.
+fn write_err(path: &Path, e: impl std::fmt::Display) -> QuantError {
+    QuantError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }

@@ -1,7 +1,6 @@
 //! transformers' bitsandbytes 4-bit checkpoint format: writing ([`quantize_checkpoint`]) and
 //! reading ([`read_quantized`]).
 
-mod atomic;
 mod checkpoint;
 mod parts;
 mod pyfloat;

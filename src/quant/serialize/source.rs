@@ -65,10 +65,7 @@ pub struct Mapped {
 impl Mapped {
     /// Maps `path` read-only.
     pub fn open(path: &Path) -> Result<Self, QuantError> {
-        let file = std::fs::File::open(path).map_err(|e| read_err(path, e))?;
-        // SAFETY: the file is opened read-only; lpipe never writes input checkpoints, and a
-        // concurrent writer from outside would be a user error that at worst yields bad bytes.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| read_err(path, e))?;
+        let map = crate::io::map_readonly(path).map_err(|e| read_err(path, e))?;
         Ok(Mapped {
             path: path.to_path_buf(),
             map,

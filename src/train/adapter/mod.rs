@@ -10,9 +10,9 @@ use std::path::Path;
 
 pub use config::AdapterConfig;
 
-use super::atomic::StagedDir;
 use super::error::TrainError;
 use super::tensors::{NamedTensors, from_safetensors_bytes, to_safetensors_bytes};
+use crate::io::StagedDir;
 
 /// PEFT's prefix for a `PeftModelForCausalLM` wrapping a `*ForCausalLM`.
 pub const PEFT_PREFIX: &str = "base_model.model.";
@@ -90,10 +90,14 @@ impl Adapter {
     /// Writes the adapter directory atomically (both files appear together or not at all).
     pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
         self.validate()?;
-        let staged = StagedDir::new(dir)?;
-        staged.write(CONFIG_FILE, self.config.to_json_string().as_bytes())?;
-        staged.write(WEIGHTS_FILE, &self.weights_bytes()?)?;
-        staged.commit()?;
+        let weights = self.weights_bytes()?;
+        let write = |e| TrainError::io("write", dir, e);
+        let staged = StagedDir::new(dir).map_err(write)?;
+        staged
+            .write(CONFIG_FILE, self.config.to_json_string().as_bytes())
+            .map_err(write)?;
+        staged.write(WEIGHTS_FILE, &weights).map_err(write)?;
+        staged.commit().map_err(write)?;
         Ok(())
     }
 

@@ -1,22 +1,26 @@
-//! The model-load stage: resolve the source, load weights on the pipeline's device, load its tokenizer.
+//! The `model` stage: resolve the source, load the weights on the pipeline's device, load the
+//! tokenizer.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
 
 use burn::tensor::Device;
 
-use super::error::ExecError;
+use super::{Artifact, Context, ExecError, Inputs, Stage, log};
 use crate::ir;
 use crate::model::device::DeviceSpec;
 use crate::model::load::{LoadedModel, TokenizerLocation, load};
-use crate::model::source::{ModelSource, sha256_file};
+use crate::model::source::{ModelSource, identity};
 use crate::tokenizer::{self, Tokenizer};
 
 /// A loaded base model with its tokenizer.
+#[derive(Clone)]
 pub struct BaseModel {
     /// Weights and configuration.
     pub loaded: LoadedModel,
     /// The tokenizer that came with the checkpoint.
-    pub tokenizer: Box<dyn Tokenizer>,
+    pub tokenizer: Rc<dyn Tokenizer>,
     /// Content identity of the tokenizer (keys the tokenized-dataset cache).
     pub tokenizer_id: String,
     /// Content identity of the weights (keys cached evaluations).
@@ -25,6 +29,58 @@ pub struct BaseModel {
     pub device: Device,
     /// The token lm-evaluation-harness feeds for an empty context (BOS, else EOS).
     pub prefix_token: Option<u32>,
+}
+
+/// Loads the run's base model.
+pub struct ModelStage<'a> {
+    model: &'a ir::Model,
+    base_dir: PathBuf,
+    /// On an autodiff device: the run trains (evaluation drops autodiff with `valid()`).
+    training: bool,
+}
+
+impl<'a> ModelStage<'a> {
+    /// The stage for `cfg`'s model block.
+    pub fn new(cfg: &'a ir::RunConfig, pipeline: &ir::Pipeline) -> Self {
+        ModelStage {
+            model: &cfg.model,
+            base_dir: pipeline
+                .source
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            training: cfg.train.is_some() && cfg.lora.is_some(),
+        }
+    }
+}
+
+impl Stage for ModelStage<'_> {
+    fn settings(&self) -> String {
+        format!(
+            "{}|{}|training {}",
+            serde_json::to_string(self.model).unwrap_or_default(),
+            self.base_dir.display(),
+            self.training
+        )
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn run(&self, _: &mut Context, _: Inputs) -> Result<Artifact, ExecError> {
+        let t = Instant::now();
+        let base = load_base_on(self.model, &self.base_dir, self.training)?;
+        log(format!(
+            "model: loaded {} ({} layers, vocab {}) on {} in {:.1}s",
+            base.loaded.path.display(),
+            base.loaded.config.num_layers,
+            base.loaded.config.vocab_size,
+            self.model.device,
+            t.elapsed().as_secs_f64()
+        ));
+        Ok(Artifact::Base(Rc::new(base)))
+    }
 }
 
 /// Resolves a pipeline's model source to a file or directory, relative paths against `base_dir`.
@@ -72,7 +128,7 @@ pub fn load_base_on(
         ) => p.clone(),
         (None, TokenizerLocation::Missing) => path.clone(),
     };
-    let tokenizer = tokenizer::load(&tokenizer_path)?;
+    let tokenizer: Rc<dyn Tokenizer> = tokenizer::load(&tokenizer_path)?.into();
     // A named tokenizer must fit the embeddings (a checkpoint's own is trusted as shipped).
     if model.tokenizer.is_some() && tokenizer.vocab_size() > loaded.config.vocab_size {
         return Err(ExecError::Unsupported {
@@ -115,30 +171,4 @@ fn local(path: &Path, base_dir: &Path) -> PathBuf {
     } else {
         path.to_path_buf()
     }
-}
-
-/// SHA-256 of a file, or of a directory's `config.json` plus its file names and sizes (hashing a
-/// multi-gigabyte sharded checkpoint on every run would cost more than the run's setup).
-pub fn identity(path: &Path) -> Result<String, ExecError> {
-    if path.is_file() {
-        return Ok(sha256_file(path)?);
-    }
-    let mut parts = Vec::new();
-    let entries = std::fs::read_dir(path).map_err(|e| ExecError::write(path, e))?;
-    for entry in entries.flatten() {
-        let meta = entry
-            .metadata()
-            .map_err(|e| ExecError::write(entry.path(), e))?;
-        parts.push(format!(
-            "{}:{}",
-            entry.file_name().to_string_lossy(),
-            meta.len()
-        ));
-    }
-    parts.sort();
-    let config = path.join("config.json");
-    if config.is_file() {
-        parts.push(sha256_file(&config)?);
-    }
-    Ok(crate::data::alpaca::hex_sha256(parts.join("\n").as_bytes()))
 }
