@@ -7,11 +7,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::run::{EXIT_TIMED_OUT, RunOptions, RunOutcome, Store};
-use super::run::{finish, finished_earlier, run_point, run_points};
+use super::run::{EXIT_TIMED_OUT, RunOptions, Store, run_point, run_points};
 use crate::ir::{Pipeline, Run};
 use crate::plan::slots::slots_for;
 use crate::stages::rundir::RunDir;
+use crate::stages::rundir::{RunOutcome, finish};
 use crate::stages::{ExecError, log};
 
 /// One run process.
@@ -36,7 +36,7 @@ pub fn run_parallel(
         .iter()
         .filter_map(|&i| Some((i, pipeline.runs.get(i)?)))
     {
-        match finished_earlier(pipeline, run, opts)? {
+        match RunDir::for_run(pipeline, run)?.finished_earlier(run, opts.force) {
             Some(skipped) => outcomes.push(skipped),
             None => pending.push((i, run)),
         }
@@ -46,20 +46,13 @@ pub fn run_parallel(
     }
     let runs: Vec<&Run> = pending.iter().map(|(_, r)| *r).collect();
     let slots = slots_for(pipeline, &runs, opts.jobs);
+    let (todo, at_once, why) = (pending.len(), slots.jobs, &slots.reason);
     log(format!(
-        "jobs: {} run(s) to do, {} at a time ({})",
-        pending.len(),
-        slots.jobs,
-        slots.reason
+        "jobs: {todo} run(s) to do, {at_once} at a time ({why})"
     ));
     if slots.jobs <= 1 {
         let seq: Vec<usize> = pending.iter().map(|(i, _)| *i).collect();
-        let sequential = RunOptions {
-            jobs: 1,
-            ..opts.clone()
-        };
-        let mut done = run_points(pipeline, &seq, &sequential, stop)?;
-        outcomes.append(&mut done);
+        outcomes.extend(run_points(pipeline, &seq, opts, stop)?);
         return Ok(outcomes);
     }
 
@@ -138,13 +131,10 @@ pub fn run_parallel(
 fn prepare(pipeline: &Pipeline, pending: &[(usize, &Run)], opts: &RunOptions, stop: &AtomicBool) {
     let mut store = Store::default();
     for (_, run) in pending {
-        log(format!(
-            "shared stages: preparing once for run {}",
-            run.name
-        ));
+        let name = &run.name;
+        log(format!("shared stages: preparing once for run {name}"));
         // A failure here is the run's own failure: its process reports it in full.
         if let Err(e) = run_point(pipeline, run, opts, stop, &mut store, true) {
-            let name = &run.name;
             log(format!(
                 "shared stages for run {name} failed ({e}); its process will report it"
             ));
@@ -159,29 +149,20 @@ fn spawn<'a>(
     run: &'a Run,
     opts: &RunOptions,
 ) -> Result<Running<'a>, ExecError> {
-    let dir = RunDir::create(&pipeline.runs_dir, &pipeline.name, &run.name)
-        .map_err(|e| ExecError::write(&pipeline.runs_dir, e))?;
+    let dir = RunDir::for_run(pipeline, run)?;
     let log_path = dir.root().join("run.log");
     let file = std::fs::File::create(&log_path).map_err(|e| ExecError::write(&log_path, e))?;
     let err = file
         .try_clone()
         .map_err(|e| ExecError::write(&log_path, e))?;
     let exe = std::env::current_exe().map_err(|e| ExecError::write(&log_path, e))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("run")
-        .arg(&pipeline.source)
-        .arg("--point")
-        .arg(index.to_string())
-        .arg("--quiet")
-        .arg("--data-dir")
-        .arg(&opts.data_dir);
-    for set in &opts.sets {
-        cmd.arg("--set").arg(set);
-    }
-    if opts.force {
-        cmd.arg("--force");
-    }
-    let child = cmd
+    let mut args: Vec<std::ffi::OsString> = vec!["run".into(), pipeline.source.clone().into()];
+    args.extend(["--point".into(), index.to_string().into(), "--quiet".into()]);
+    args.extend(["--data-dir".into(), opts.data_dir.clone().into()]);
+    args.extend(opts.sets.iter().flat_map(|s| ["--set".into(), s.into()]));
+    args.extend(opts.force.then(|| "--force".into()));
+    let child = Command::new(exe)
+        .args(args)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(file)

@@ -5,7 +5,8 @@ pub mod jobs;
 pub mod run;
 
 pub use crate::stages::ExecError;
-pub use run::{RunOptions, RunOutcome};
+pub use crate::stages::rundir::RunOutcome;
+pub use run::RunOptions;
 
 use std::sync::atomic::AtomicBool;
 

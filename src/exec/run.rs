@@ -7,17 +7,15 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use petgraph::Direction::{Incoming, Outgoing};
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 
-use crate::io::write_atomic;
 use crate::ir::{Pipeline, Run};
 use crate::plan::graph::{Edge, StageGraph};
-use crate::stages::rundir::RunDir;
-use crate::stages::{Artifact, Context, ExecError, Inputs, Key, Stage, log};
+use crate::stages::rundir::{RunDir, RunOutcome, finish};
+use crate::stages::{Artifact, Context, ExecError, Inputs, Key, log};
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -39,54 +37,6 @@ pub struct RunOptions {
 /// Exit status of `lpipe run` when a run stopped at its `max_time` (sysexits' EX_TEMPFAIL: run
 /// the same command again to continue).
 pub const EXIT_TIMED_OUT: i32 = 75;
-
-/// What one finished run reports.
-#[derive(Clone, Debug)]
-pub struct RunOutcome {
-    /// The run's name.
-    pub name: String,
-    /// Its directory.
-    pub dir: PathBuf,
-    /// Skipped because it had finished before.
-    pub skipped: bool,
-    /// Stopped early by Ctrl-C or `max_time` (a checkpoint was written; re-run to resume).
-    pub interrupted: bool,
-    /// It was `max_time`.
-    pub timed_out: bool,
-}
-
-impl RunOutcome {
-    /// The outcome of `run` in `dir`; `stopped` is `Some(timed_out)` for a run stopped early.
-    pub fn new(run: &Run, dir: &RunDir, skipped: bool, stopped: Option<bool>) -> Self {
-        RunOutcome {
-            name: run.name.clone(),
-            dir: dir.root().to_path_buf(),
-            skipped,
-            interrupted: stopped.is_some(),
-            timed_out: stopped == Some(true),
-        }
-    }
-}
-
-/// The skipped outcome of a run that finished before (its `summary.json` exists), unless `--force`.
-pub(crate) fn finished_earlier(
-    pipeline: &Pipeline,
-    run: &Run,
-    opts: &RunOptions,
-) -> Result<Option<RunOutcome>, ExecError> {
-    let dir = RunDir::create(&pipeline.runs_dir, &pipeline.name, &run.name)
-        .map_err(|e| ExecError::write(&pipeline.runs_dir, e))?;
-    if !dir.is_finished() || opts.force {
-        return Ok(None);
-    }
-    let summary = dir.summary();
-    log(format!(
-        "run {}: finished earlier ({}), skipped",
-        run.name,
-        summary.display()
-    ));
-    Ok(Some(RunOutcome::new(run, &dir, true, None)))
-}
 
 /// Finished nodes' results by key, for the points this process runs in turn.
 #[derive(Default)]
@@ -130,31 +80,6 @@ pub(crate) fn run_points(
     finish(outcomes, failed, indices.len())
 }
 
-/// Prints the failed runs with their errors; an error when any failed.
-pub(crate) fn finish(
-    outcomes: Vec<RunOutcome>,
-    failed: Vec<(String, String)>,
-    total: usize,
-) -> Result<Vec<RunOutcome>, ExecError> {
-    if failed.is_empty() {
-        return Ok(outcomes);
-    }
-    let finished = outcomes.len();
-    eprintln!(
-        "\nlpipe: {} of {total} runs failed ({finished} finished):",
-        failed.len()
-    );
-    for (name, message) in &failed {
-        eprintln!("  {name}: {message}");
-    }
-    let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
-    Err(ExecError::RunsFailed {
-        failed: failed.len(),
-        total,
-        names: names.join(", "),
-    })
-}
-
 /// Executes one run's graph. With `shared_only`, only the nodes shared by every run with the same
 /// settings (model, quantization, data, base evaluation) run: `--jobs` prepares them once before
 /// starting the run processes, which then find them in the on-disk caches.
@@ -166,38 +91,19 @@ pub(crate) fn run_point(
     store: &mut Store,
     shared_only: bool,
 ) -> Result<RunOutcome, ExecError> {
-    let dir = RunDir::create(&pipeline.runs_dir, &pipeline.name, &run.name)
-        .map_err(|e| ExecError::write(&pipeline.runs_dir, e))?;
-    let outcome = |skipped, stopped| RunOutcome::new(run, &dir, skipped, stopped);
+    let dir = RunDir::for_run(pipeline, run)?;
     if !shared_only {
-        if let Some(skipped) = finished_earlier(pipeline, run, opts)? {
+        if let Some(skipped) = dir.finished_earlier(run, opts.force) {
             return Ok(skipped);
         }
-        log(format!(
-            "run {}: starting in {}",
-            run.name,
-            dir.root().display()
-        ));
-        let ron = ron::ser::to_string_pretty(run, ron::ser::PrettyConfig::default())
-            .map_err(|e| ExecError::write(dir.ir(), std::io::Error::other(e)))?;
-        write_atomic(&dir.ir(), ron.as_bytes()).map_err(|e| ExecError::write(dir.ir(), e))?;
+        dir.start(run)?;
     }
     let graph = StageGraph::build(&run.config).map_err(|cycle| ExecError::Unsupported {
         what: format!("the stages form a cycle: {}", cycle.join(" → ")),
         help: "`lpipe check` reports the `after` entries that close it".into(),
     })?;
-    let g = &graph.graph;
-    let order = graph.order();
-    let stages: HashMap<NodeIndex, Box<dyn Stage + '_>> = order
-        .iter()
-        .map(|&n| (n, crate::stages::for_node(&g[n], pipeline, run)))
-        .collect();
-    let mut keys: HashMap<NodeIndex, Key> = HashMap::new();
-    for &n in &order {
-        let inputs: Vec<&Key> = graph.inputs(n).iter().filter_map(|i| keys.get(i)).collect();
-        let key = stages[&n].key(g[n].kind, &run.name, &inputs);
-        keys.insert(n, key);
-    }
+    let (g, order) = (&graph.graph, graph.order());
+    let (stages, keys) = crate::stages::keyed(&graph, &order, pipeline, run);
     // Hold one point's results at a time: what this point does not use is freed first.
     let used: HashSet<&Key> = keys.values().collect();
     store.done.retain(|k, _| used.contains(k));
@@ -209,19 +115,9 @@ pub(crate) fn run_point(
     };
     let need = graph.needed(&order, counts, held);
 
-    let mut cx = Context {
-        pipeline,
-        run,
-        dir: dir.clone(),
-        data_dir: opts.data_dir.clone(),
-        progress: opts.progress,
-        single_point: opts.point.is_some(),
-        stop,
-        summary: serde_json::Map::new(),
-        evals: Default::default(),
-        stopped: None,
-        started: Instant::now(),
-    };
+    let mut cx = Context::new(pipeline, run, dir.clone(), stop);
+    (cx.data_dir, cx.progress) = (opts.data_dir.clone(), opts.progress);
+    cx.single_point = opts.point.is_some();
     let mut stopped: HashSet<NodeIndex> = HashSet::new();
     for (at, &n) in order.iter().enumerate() {
         let (node, key) = (&g[n], &keys[&n]);
@@ -275,5 +171,5 @@ pub(crate) fn run_point(
     if !shared_only && cx.stopped.is_none() {
         crate::stages::summary::write(&cx)?;
     }
-    Ok(outcome(false, cx.stopped))
+    Ok(RunOutcome::new(run, &dir, false, cx.stopped))
 }

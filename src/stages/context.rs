@@ -36,7 +36,25 @@ pub struct Context<'a> {
     pub started: Instant,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// A context for `run` in `dir`, with default options (no progress bars, the default data
+    /// directory, every point in this process).
+    pub fn new(pipeline: &'a Pipeline, run: &'a Run, dir: RunDir, stop: &'a AtomicBool) -> Self {
+        Context {
+            pipeline,
+            run,
+            dir,
+            data_dir: PathBuf::from("../shared/data"),
+            progress: false,
+            single_point: false,
+            stop,
+            summary: serde_json::Map::new(),
+            evals: BTreeMap::new(),
+            stopped: None,
+            started: Instant::now(),
+        }
+    }
+
     /// The pipeline file's directory: relative paths in the IR are taken against it.
     pub fn base_dir(&self) -> &Path {
         self.pipeline.source.parent().unwrap_or(Path::new(""))

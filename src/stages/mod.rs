@@ -19,7 +19,10 @@ pub mod summary;
 pub mod tokenize;
 pub mod train;
 
+use std::collections::HashMap;
 use std::rc::Rc;
+
+use petgraph::graph::NodeIndex;
 
 use sha2::{Digest, Sha256};
 
@@ -27,7 +30,7 @@ pub use context::{Context, log};
 pub use error::ExecError;
 
 use crate::ir::{Pipeline, Run};
-use crate::plan::graph::{Node, NodeKind};
+use crate::plan::graph::{Node, NodeKind, StageGraph};
 
 /// A node's cache key: equal keys mean equal results.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -135,6 +138,30 @@ fn missing(what: &str) -> ExecError {
         what: format!("a stage ran without {what}"),
         help: "this is a bug in lpipe's stage graph; please report it".into(),
     }
+}
+
+/// The stages of `run`'s graph and their keys, computed in `order` (inputs first).
+pub fn keyed<'a>(
+    graph: &StageGraph,
+    order: &[NodeIndex],
+    pipeline: &'a Pipeline,
+    run: &'a Run,
+) -> (
+    HashMap<NodeIndex, Box<dyn Stage + 'a>>,
+    HashMap<NodeIndex, Key>,
+) {
+    let g = &graph.graph;
+    let stages: HashMap<NodeIndex, Box<dyn Stage + 'a>> = order
+        .iter()
+        .map(|&n| (n, for_node(&g[n], pipeline, run)))
+        .collect();
+    let mut keys: HashMap<NodeIndex, Key> = HashMap::new();
+    for &n in order {
+        let inputs: Vec<&Key> = graph.inputs(n).iter().filter_map(|i| keys.get(i)).collect();
+        let key = stages[&n].key(g[n].kind, &run.name, &inputs);
+        keys.insert(n, key);
+    }
+    (stages, keys)
 }
 
 /// The stage for graph node `node` of `run`.

@@ -5,6 +5,9 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::{ExecError, log};
+use crate::ir::{Pipeline, Run};
+
 /// Paths of one run's outputs.
 #[derive(Clone, Debug)]
 pub struct RunDir {
@@ -79,6 +82,94 @@ impl RunDir {
     pub fn is_finished(&self) -> bool {
         self.summary().is_file()
     }
+}
+
+/// What one finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// The run's name.
+    pub name: String,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Skipped because it had finished before.
+    pub skipped: bool,
+    /// Stopped early by Ctrl-C or `max_time` (a checkpoint was written; re-run to resume).
+    pub interrupted: bool,
+    /// It was `max_time`.
+    pub timed_out: bool,
+}
+
+impl RunOutcome {
+    /// The outcome of `run` in `dir`; `stopped` is `Some(timed_out)` for a run stopped early.
+    pub fn new(run: &Run, dir: &RunDir, skipped: bool, stopped: Option<bool>) -> Self {
+        RunOutcome {
+            name: run.name.clone(),
+            dir: dir.root().to_path_buf(),
+            skipped,
+            interrupted: stopped.is_some(),
+            timed_out: stopped == Some(true),
+        }
+    }
+}
+
+impl RunDir {
+    /// `run`'s directory in the pipeline's sweep directory, created if missing.
+    pub fn for_run(pipeline: &Pipeline, run: &Run) -> Result<RunDir, ExecError> {
+        RunDir::create(&pipeline.runs_dir, &pipeline.name, &run.name)
+            .map_err(|e| ExecError::write(&pipeline.runs_dir, e))
+    }
+
+    /// The skipped outcome when the run finished before (its `summary.json` exists), unless `force`.
+    pub fn finished_earlier(&self, run: &Run, force: bool) -> Option<RunOutcome> {
+        if !self.is_finished() || force {
+            return None;
+        }
+        let summary = self.summary();
+        log(format!(
+            "run {}: finished earlier ({}), skipped",
+            run.name,
+            summary.display()
+        ));
+        Some(RunOutcome::new(run, self, true, None))
+    }
+
+    /// Logs the start and writes the resolved run (`pipeline.ron`).
+    pub fn start(&self, run: &Run) -> Result<(), ExecError> {
+        log(format!(
+            "run {}: starting in {}",
+            run.name,
+            self.root().display()
+        ));
+        let ron = ron::ser::to_string_pretty(run, ron::ser::PrettyConfig::default())
+            .map_err(|e| ExecError::write(self.ir(), std::io::Error::other(e)))?;
+        crate::io::write_atomic(&self.ir(), ron.as_bytes())
+            .map_err(|e| ExecError::write(self.ir(), e))
+    }
+}
+
+/// Prints the failed runs with their errors; an error when any failed.
+pub fn finish(
+    outcomes: Vec<RunOutcome>,
+    failed: Vec<(String, String)>,
+    total: usize,
+) -> Result<Vec<RunOutcome>, ExecError> {
+    if failed.is_empty() {
+        return Ok(outcomes);
+    }
+    let finished = outcomes.len();
+    eprintln!(
+        "\nlpipe: {} of {total} runs failed ({finished} finished):",
+        failed.len()
+    );
+    for (name, message) in &failed {
+        eprintln!("  {name}: {message}");
+    }
+    let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
+    Err(ExecError::RunsFailed {
+        failed: failed.len(),
+        total,
+        names: names.join(", "),
+    })
 }
 
 /// Keeps names usable as single path components.
