@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference token ids for lpipe's tokenizer tests (tests/fixtures/tokenizer_reference.json).
 
-Builds two HF `tokenizer.json` files the same way tests/tokenizer_hf_json.rs builds them, encodes
+Builds two HF `tokenizer.json` files the same way tests/it/tokenizer_hf_json.rs builds them, encodes
 texts with the python `tokenizers` library, and records the ids:
   * smollm2: byte-level BPE from the SmolLM2-135M-Instruct GGUF vocabulary (tokens, merges, 17
     control tokens as special added tokens), pre-tokenizer Digits(individual) + ByteLevel, as the

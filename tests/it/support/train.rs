@@ -2,7 +2,6 @@
 //! `W + scaling * B @ A`, with W frozen and A, B trainable. Small enough that a test trains
 //! hundreds of steps in milliseconds; it exercises the same autodiff, optimizer and checkpoint
 //! paths as the Llama.
-#![allow(dead_code)]
 
 use std::cell::Cell;
 

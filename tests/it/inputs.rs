@@ -21,7 +21,8 @@ fn needs_shared() {
 fn child(require: bool, skips: &std::path::Path) -> std::process::Output {
     let empty = lpipe::testing::scratch("no-shared");
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["needs_shared", "--exact", "--test-threads=1"])
+    let test = crate::support::test_name(module_path!(), "needs_shared");
+    cmd.args([test.as_str(), "--exact", "--test-threads=1"])
         .env(CHILD_ENV, "1")
         .env("LPIPE_SHARED_DIR", &empty)
         .env(lpipe::testing::SKIP_LOG_ENV, skips)

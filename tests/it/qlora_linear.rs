@@ -49,6 +49,8 @@ fn dequantized_dense(model: &Llama) -> Llama {
 
 #[test]
 fn four_bit_linear_forward_equals_dense_on_dequantized_weight() {
+    // Random weights and inputs come from the backend's generator, process-wide.
+    let _lock = crate::support::global_lock();
     let d = Device::flex();
     for (o, i, kind) in [(96, 64, QuantType::Nf4), (50, 130, QuantType::Fp4)] {
         let w = Tensor::<2>::random([o, i], Distribution::Normal(0.0, 0.05), &d);
@@ -76,6 +78,7 @@ fn four_bit_linear_forward_equals_dense_on_dequantized_weight() {
 
 #[test]
 fn lora_gradients_match_the_dense_dequantized_model() {
+    let _lock = crate::support::global_lock();
     let (q, report) = quantize_llama(
         tiny(),
         &settings(QuantType::Nf4, true),
@@ -125,6 +128,7 @@ fn lora_gradients_match_the_dense_dequantized_model() {
 
 #[test]
 fn quantized_weights_are_cached_by_content_and_match_bitsandbytes_bytes() {
+    let _lock = crate::support::global_lock();
     let dir = lpipe::testing::scratch("qlora-cache");
     let d = Device::flex();
     let s = settings(QuantType::Fp4, false);
@@ -188,6 +192,7 @@ fn quantized_weights_are_cached_by_content_and_match_bitsandbytes_bytes() {
 
 #[test]
 fn bad_block_size_is_an_error() {
+    let _lock = crate::support::global_lock();
     let mut s = settings(QuantType::Nf4, false);
     s.block_size = 48;
     let err = quantize_llama(tiny(), &s, None, &Device::flex()).unwrap_err();

@@ -1,10 +1,8 @@
 //! `lpipe tokenize` end to end with the Llama 2 tokenizer and the golden ids.
 
-mod data_support;
-
 use std::process::Command;
 
-use data_support::temp_dir;
+use crate::support::data::temp_dir;
 
 fn lpipe(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_lpipe"))

@@ -1,6 +1,4 @@
 //! A small deterministic tokenizer for data tests (the real ones live in `lpipe::tokenizer`).
-// Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
 
 use lpipe::tokenizer::Tokenizer;
 

@@ -2,8 +2,6 @@
 //! tokenizer.model) and a small r/alpha sweep over it, for the sweep tests: a few hundred KB,
 //! a training step takes milliseconds on a CPU.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 
 use safetensors::Dtype;

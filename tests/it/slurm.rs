@@ -4,11 +4,9 @@
 //! waits for it with `lpipe status --wait`, then checks each point's results, `lpipe status` and
 //! `lpipe report`. Skipped (counted; a failure under `LPIPE_REQUIRE_INPUTS=1`) where Slurm's client is not installed.
 
-mod sweep_support;
-
 use std::process::Command;
 
-use sweep_support::{scratch, sweep_pipeline, write_tiny_llama};
+use crate::support::sweep::{scratch, sweep_pipeline, write_tiny_llama};
 
 fn lpipe() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lpipe"));

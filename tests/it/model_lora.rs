@@ -70,6 +70,8 @@ fn batch(golden: &SafetensorsFile, device: &Device) -> (Tensor<2, Int>, Vec<i64>
 
 #[test]
 fn lora_forward_and_merge_match_peft() {
+    // `from_peft` builds fresh adapters first, drawing from the backend's generator.
+    let _lock = crate::support::global_lock();
     let Some(dir) = golden_dir() else { return };
     let golden = SafetensorsFile::open(&dir.join("lora_step.safetensors")).unwrap();
     let device = Device::flex();
@@ -103,6 +105,7 @@ fn lora_forward_and_merge_match_peft() {
 
 #[test]
 fn lora_gradients_match_peft_and_base_stays_frozen() {
+    let _lock = crate::support::global_lock();
     let Some(dir) = golden_dir() else { return };
     let golden = SafetensorsFile::open(&dir.join("lora_step.safetensors")).unwrap();
     let device = Device::flex().autodiff();
@@ -148,6 +151,7 @@ fn lora_gradients_match_peft_and_base_stays_frozen() {
 fn saved_adapters_reload_identically_and_bad_configs_are_diagnosed() {
     use miette::Diagnostic;
 
+    let _lock = crate::support::global_lock();
     let Some(dir) = golden_dir() else { return };
     let device = Device::flex();
     let base = SafetensorsFile::open(&dir.join("base_model.safetensors")).unwrap();

@@ -3,12 +3,10 @@
 //! run bit for bit, `log_interval` paces the progress lines, and `lora.init = peft(dir)` starts
 //! from that adapter (refusing one that does not match the `lora` block).
 
-mod sweep_support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use sweep_support::{scratch, sweep_pipeline, write_tiny_llama};
+use crate::support::sweep::{scratch, sweep_pipeline, write_tiny_llama};
 
 fn lpipe(root: &Path, args: &[&str], file: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lpipe"))

@@ -5,11 +5,9 @@
 //! failed ones. Without `--jobs`: one process shares the loaded base between points, and a re-run
 //! does no work.
 
-mod sweep_support;
-
 use std::process::Command;
 
-use sweep_support::{scratch, sweep_pipeline, write_tiny_llama};
+use crate::support::sweep::{scratch, sweep_pipeline, write_tiny_llama};
 
 #[test]
 fn parallel_sweep_survives_failed_points_and_reports_them() {

@@ -87,6 +87,8 @@ fn host(model: &LlamaLora) -> NamedTensors {
 
 #[test]
 fn lora_adamw_steps_match_torch_and_peft() {
+    // LoRA init draws from the backend's generator, process-wide.
+    let _lock = crate::support::global_lock();
     let Some(dir) = golden_dir() else { return };
     let (g, ints) = read_mixed(&dir.join("lora_step.safetensors")).unwrap();
     let json: serde_json::Value =
@@ -182,6 +184,7 @@ fn lora_adamw_steps_match_torch_and_peft() {
 /// one more AdamW step (fresh optimizer) lowers the loss on the batch.
 #[test]
 fn continues_a_peft_adapter() {
+    let _lock = crate::support::global_lock();
     let Some(dir) = golden_dir() else { return };
     let device = Device::flex().autodiff();
     let base = tiny_model(&dir, &device).model;

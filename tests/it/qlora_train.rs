@@ -130,15 +130,11 @@ fn mean(v: &[f32]) -> f32 {
     v.iter().sum::<f32>() / v.len() as f32
 }
 
-/// The backend's random generator is one per process: LoRA init in two tests training at once
-/// would draw from it interleaved and make each run depend on the other's timing.
-static ONE_TRAINING_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn qlora_nf4_trains_and_tracks_the_unquantized_run() {
-    let _serial = ONE_TRAINING_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    // The backend's random generator is one per process: LoRA init in two tests training at
+    // once would draw from it interleaved and make each run depend on the other's timing.
+    let _lock = crate::support::global_lock();
     let Some(shared) = lpipe::testing::shared() else {
         return;
     };
@@ -219,9 +215,7 @@ fn check_tracking(ld: &[f32], lq: &[f32], step1_rel: f32) {
 /// requantized to NF4): fewer, smaller steps, since each costs about a second on two cores.
 #[test]
 fn qlora_nf4_on_smollm2_requantized_from_gguf_tracks_lora() {
-    let _serial = ONE_TRAINING_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
+    let _lock = crate::support::global_lock();
     let Some(path) = lpipe::testing::smollm2() else {
         return;
     };

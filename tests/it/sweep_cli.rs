@@ -1,10 +1,8 @@
 //! `lpipe submit --dry-run` and `lpipe status` through the binary, without a cluster.
 
-mod sweep_support;
-
 use std::process::Command;
 
-use sweep_support::{sweep_pipeline, write_tiny_llama};
+use crate::support::sweep::{sweep_pipeline, write_tiny_llama};
 
 fn lpipe() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lpipe"));

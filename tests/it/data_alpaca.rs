@@ -1,12 +1,11 @@
 //! Alpaca JSON / JSONL sources: parsing, field mapping and diagnostics for malformed records.
 
-mod data_support;
-
 use std::path::Path;
 
-use data_support::{render, temp_dir};
 use lpipe::data::alpaca::{MAX_REPORTED_RECORDS, load_file, parse_text};
 use lpipe::data::{DataError, FieldMap, Format, Record, RecordError};
+
+use crate::support::data::{render, temp_dir};
 
 fn parse(text: &str, format: Format) -> Result<Vec<Record>, DataError> {
     parse_text(

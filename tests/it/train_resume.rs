@@ -5,8 +5,6 @@
 //! inside step [`HOLD`] — after the optimizer update, before that step's checkpoint — and waits
 //! there to be killed, so the kill lands at the same point however loaded the machine is.
 
-mod train_support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,7 +23,8 @@ use lpipe::train::step::LossNorm;
 use lpipe::train::{
     Adapter, AdapterConfig, CheckpointPlan, Event, LoraModel, TrainConfig, checkpoint, fit,
 };
-use train_support::{BigramLora, bigram_data};
+
+use crate::support::train::{BigramLora, bigram_data};
 
 const VOCAB: usize = 16;
 const STEPS: u64 = 60;
@@ -137,7 +136,8 @@ fn latest_step(root: &Path) -> u64 {
 fn child(test: &str, model: &str) -> bool {
     match std::env::var_os(CHILD_ENV) {
         Some(root) => {
-            assert_eq!(std::env::args().nth(1).as_deref(), Some(test));
+            let name = crate::support::test_name(module_path!(), test);
+            assert_eq!(std::env::args().nth(1), Some(name));
             train(model, Some(Path::new(&root)), true);
             true
         }
@@ -147,6 +147,8 @@ fn child(test: &str, model: &str) -> bool {
 
 #[test]
 fn sigkill_then_resume_gives_bit_identical_adapter() {
+    // Backends seed one generator per process: tests that train must not interleave.
+    let _lock = crate::support::global_lock();
     let test = "sigkill_then_resume_gives_bit_identical_adapter";
     if !child(test, "bigram") {
         kill_and_resume(test, "bigram");
@@ -155,6 +157,8 @@ fn sigkill_then_resume_gives_bit_identical_adapter() {
 
 #[test]
 fn sigkill_then_resume_tiny_llama_with_dropout() {
+    // Held from here: `tiny_llama` seeds the generator and draws the adapters' init.
+    let _lock = crate::support::global_lock();
     let test = "sigkill_then_resume_tiny_llama_with_dropout";
     if tiny_llama().is_none() {
         return;
@@ -164,17 +168,14 @@ fn sigkill_then_resume_tiny_llama_with_dropout() {
     }
 }
 
-/// Backends seed one generator per process: tests that train must not interleave.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn kill_and_resume(test: &str, model: &str) {
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let reference = train(model, None, false);
 
     let root: PathBuf = lpipe::testing::scratch(&format!("sigkill-{model}"));
     let _ = std::fs::remove_dir_all(&root);
+    let name = crate::support::test_name(module_path!(), test);
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--test-threads=1", "--nocapture"])
+        .args([name.as_str(), "--exact", "--test-threads=1", "--nocapture"])
         .env(CHILD_ENV, &root)
         .stdout(Stdio::piped())
         .spawn()

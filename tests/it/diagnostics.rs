@@ -145,8 +145,9 @@ fn docs_list_every_code() {
             "docs/diagnostics.md lacks {code}"
         );
         // The example output in the docs is the snapshot, so the docs cannot drift.
-        let snap = std::fs::read_to_string(format!("tests/snapshots/diagnostics__{code}.snap"))
-            .expect("snapshot");
+        let snap =
+            std::fs::read_to_string(format!("tests/it/snapshots/it__diagnostics__{code}.snap"))
+                .expect("snapshot");
         let body = snap
             .splitn(3, "---\n")
             .nth(2)

@@ -164,7 +164,7 @@ fn every_documented_key_is_read_where_it_takes_effect() {
             KEYS.iter().find(|(s, k, _, _)| s == section && k == key)
         else {
             problems.push(format!(
-                "{section}.{key}: documented but not classified in tests/language_keys.rs"
+                "{section}.{key}: documented but not classified in tests/it/language_keys.rs"
             ));
             continue;
         };

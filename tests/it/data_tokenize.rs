@@ -1,13 +1,12 @@
 //! Tokenizing templated records: EOS/BOS, truncation, prompt masking, split, stats and the cache.
 
-mod data_support;
-
-use data_support::{ByteTokenizer, MERGED, NoEosTokenizer, temp_dir};
 use lpipe::data::{
     ArithmeticSpec, CacheUse, DataError, DatasetConfig, IGNORE_INDEX, Record, SourceSpec,
     SplitSpec, Template, TokenizeSettings, ValidationSize, encode_record, prepare,
 };
 use lpipe::tokenizer::Tokenizer;
+
+use crate::support::data::{ByteTokenizer, MERGED, NoEosTokenizer, temp_dir};
 
 fn bytes(text: &str) -> Vec<u32> {
     text.bytes().map(|b| u32::from(b) + 3).collect()

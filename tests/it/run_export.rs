@@ -2,11 +2,9 @@
 //! `merge = true` the merged weights) to its own directory under the export path, equal to the run
 //! directory's adapter, so the points of a sweep never overwrite one another.
 
-mod sweep_support;
-
 use std::process::Command;
 
-use sweep_support::{scratch, sweep_pipeline, write_tiny_llama};
+use crate::support::sweep::{scratch, sweep_pipeline, write_tiny_llama};
 
 #[test]
 fn each_point_exports_its_own_adapter_and_merged_weights() {

@@ -64,6 +64,8 @@ fn check(model: &str, load: impl Fn() -> Llama) {
 
 #[test]
 fn tiny_llama_trainable_counts_match_peft() {
+    // LoRA init draws from the backend's generator, process-wide.
+    let _lock = crate::support::global_lock();
     let Some(shared) = lpipe::testing::shared() else {
         return;
     };
@@ -83,6 +85,7 @@ fn tiny_llama_trainable_counts_match_peft() {
 
 #[test]
 fn smollm2_trainable_counts_match_peft() {
+    let _lock = crate::support::global_lock();
     let Some(gguf) = lpipe::testing::smollm2() else {
         return;
     };

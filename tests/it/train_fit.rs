@@ -1,7 +1,5 @@
 //! The training loop on a tiny bigram LoRA model: accumulation, learning, resume, NaN handling.
 
-mod train_support;
-
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
@@ -9,7 +7,8 @@ use lpipe::train::optim::{AdamWConfig, OptimizerConfig, SgdConfig};
 use lpipe::train::schedule::{LrSchedule, ScheduleKind};
 use lpipe::train::step::LossNorm;
 use lpipe::train::{CheckpointPlan, Event, TrainConfig, TrainError, checkpoint, fit};
-use train_support::{BigramLora, bigram_data};
+
+use crate::support::train::{BigramLora, bigram_data};
 
 const VOCAB: usize = 16;
 
@@ -66,6 +65,8 @@ fn run(
 
 #[test]
 fn loss_falls_and_validation_is_reported() {
+    // `fit` reseeds the backend's generator, process-wide, before every micro-batch.
+    let _lock = crate::support::global_lock();
     let mut m = BigramLora::new(VOCAB, 4);
     let (out, events) = run(&mut m, &config(40), &CheckpointPlan::default(), None).unwrap();
     let losses: Vec<f32> = events
@@ -91,6 +92,7 @@ fn loss_falls_and_validation_is_reported() {
 /// (up to f32 summation order: 1e-5 relative over 5 Adam steps).
 #[test]
 fn gradient_accumulation_matches_full_batch() {
+    let _lock = crate::support::global_lock();
     let mut whole = config(5);
     whole.micro_batch_size = 4;
     whole.max_grad_norm = None;
@@ -115,6 +117,7 @@ fn gradient_accumulation_matches_full_batch() {
 /// for AdamW and for SGD with momentum.
 #[test]
 fn stop_and_resume_is_bit_identical() {
+    let _lock = crate::support::global_lock();
     for (i, opt) in [
         OptimizerConfig::AdamW(AdamWConfig::default()),
         OptimizerConfig::Sgd(SgdConfig {
@@ -158,6 +161,7 @@ fn stop_and_resume_is_bit_identical() {
 
 #[test]
 fn resume_with_different_settings_is_refused() {
+    let _lock = crate::support::global_lock();
     let root = scratch("mismatch");
     let plan = CheckpointPlan {
         root: Some(root.clone()),
@@ -175,6 +179,7 @@ fn resume_with_different_settings_is_refused() {
 /// NaN logits at step 4 stop the run with E703 naming the step-2 checkpoint, which stays intact.
 #[test]
 fn non_finite_loss_stops_and_keeps_last_good_checkpoint() {
+    let _lock = crate::support::global_lock();
     let root = scratch("nan");
     let plan = CheckpointPlan {
         root: Some(root.clone()),
@@ -205,6 +210,7 @@ fn non_finite_loss_stops_and_keeps_last_good_checkpoint() {
 
 #[test]
 fn bad_settings_and_examples_are_diagnosed() {
+    let _lock = crate::support::global_lock();
     let mut cfg = config(3);
     cfg.batch_size = 3;
     let err = run(

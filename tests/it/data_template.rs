@@ -1,14 +1,13 @@
 //! Prompt templates: Alpaca (Stanford/LitGPT text), ChatML (SmolLM2's chat template), custom strings.
 
-mod data_support;
-
-use data_support::render;
 use lpipe::data::{CustomTemplate, DataError, Record, Template};
+
+use crate::support::data::render;
 
 #[test]
 fn alpaca_matches_stanford_and_litgpt_text() {
     // Text of Stanford alpaca `PROMPT_DICT` and LitGPT `prompts.Alpaca`; the Llama 2 token ids of
-    // these strings are checked against the golden file in tests/data_llama2.rs.
+    // these strings are checked against the golden file in tests/it/data_llama2.rs.
     let no_input = Record::new("Give three tips for staying healthy.", "", "1. Eat well.");
     assert_eq!(
         Template::Alpaca.prompt(&no_input),
