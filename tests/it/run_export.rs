@@ -22,13 +22,7 @@ fn each_point_exports_its_own_adapter_and_merged_weights() {
         .expect("the pipeline checks");
     assert_eq!(pipeline.runs.len(), 2);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_lpipe"))
-        .env("NO_COLOR", "1")
-        .env("LPIPE_CACHE_DIR", root.join("cache"))
-        .args(["run", "--quiet"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = crate::support::lpipe(&root, &["run", "--quiet"], &file);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     for run in &pipeline.runs {

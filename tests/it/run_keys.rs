@@ -4,19 +4,11 @@
 //! from that adapter (refusing one that does not match the `lora` block).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::support::lpipe;
 
 use crate::support::sweep::{scratch, sweep_pipeline, write_tiny_llama};
-
-fn lpipe(root: &Path, args: &[&str], file: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lpipe"))
-        .env("NO_COLOR", "1")
-        .env("LPIPE_CACHE_DIR", root.join("cache"))
-        .args(args)
-        .arg(file)
-        .output()
-        .unwrap()
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -53,17 +53,7 @@ fn tiny_model(dir: &Path, device: &Device) -> LlamaLora {
 }
 
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(g, w)| (g - w).abs())
-        .fold(0.0f32, f32::max);
-    assert!(
-        worst <= REL * scale,
-        "{what}: max |diff| {worst:e} > {REL:e} x max |want| {scale:e}"
-    );
+    crate::support::train::assert_close_scaled(got, want, REL, what);
 }
 
 /// The golden batch: two rows of 12 tokens, their first four labels masked.

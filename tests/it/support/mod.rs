@@ -4,6 +4,8 @@ pub mod data;
 pub mod sweep;
 pub mod train;
 
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
 /// Held by every test that touches state the whole process shares, for as long as it depends
@@ -30,4 +32,15 @@ pub fn global_lock() -> MutexGuard<'static, ()> {
 pub fn test_name(module_path: &str, test: &str) -> String {
     let module = module_path.split_once("::").map_or("", |(_, m)| m);
     format!("{module}::{test}")
+}
+
+/// Runs the `lpipe` binary with `args` then `file`, its cache under `root`, colours off.
+pub fn lpipe(root: &Path, args: &[&str], file: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lpipe"))
+        .env("NO_COLOR", "1")
+        .env("LPIPE_CACHE_DIR", root.join("cache"))
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap()
 }

@@ -156,3 +156,20 @@ pub fn bigram_data(n: usize, vocab: usize) -> Vec<Example> {
         })
         .collect()
 }
+
+/// Max |got − want| within `rel` of max |want|: golden tensors are compared against their own
+/// scale, since an element-wise relative test is meaningless for entries that are themselves
+/// rounding noise (f32 sums over 64-wide dot products and a 256-way softmax).
+pub fn assert_close_scaled(got: &[f32], want: &[f32], rel: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let worst = got
+        .iter()
+        .zip(want)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst <= rel * scale,
+        "{what}: max |diff| {worst:e} > {rel:e} x max |want| {scale:e}"
+    );
+}

@@ -3,28 +3,13 @@
 //! (`peft_adapter_step1`) within 1e-5 of each tensor's largest entry — the tolerance and
 //! comparison tests/train_lora_step.rs uses for the same step through the API.
 
-use std::process::Command;
-
 use lpipe::testing::{scratch, shared};
 use lpipe::train::Adapter;
 use lpipe::train::tensors::read_mixed;
 
-const REL: f32 = 1e-5;
+use crate::support::train::assert_close_scaled as assert_close;
 
-/// Max |got − want| within `rel` of max |want| (rounding noise has no element-wise scale).
-fn assert_close(got: &[f32], want: &[f32], rel: f32, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(g, w)| (g - w).abs())
-        .fold(0.0f32, f32::max);
-    assert!(
-        worst <= rel * scale,
-        "{what}: max |diff| {worst:e} > {rel:e} x max |want| {scale:e}"
-    );
-}
+const REL: f32 = 1e-5;
 
 #[test]
 fn one_step_from_a_peft_adapter_matches_peft() {
@@ -83,13 +68,7 @@ fn one_step_from_a_peft_adapter_matches_peft() {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lpipe"))
-        .env("NO_COLOR", "1")
-        .env("LPIPE_CACHE_DIR", root.join("cache"))
-        .args(["run", "--quiet"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = crate::support::lpipe(&root, &["run", "--quiet"], &file);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
