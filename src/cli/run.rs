@@ -24,9 +24,6 @@ pub struct Args {
     /// Re-run runs that already finished.
     #[arg(long)]
     pub force: bool,
-    /// Continue interrupted runs from their newest checkpoint (the default; kept for clarity).
-    #[arg(long)]
-    pub resume: bool,
     /// Evaluation data directory (the `../shared/data` layout) for eval stages that name none.
     #[arg(long, default_value = "../shared/data")]
     pub data_dir: PathBuf,

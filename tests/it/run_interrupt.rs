@@ -1,5 +1,5 @@
 //! Ctrl-C on the real binary: `lpipe run` gets SIGINT once training has started, saves a
-//! checkpoint and exits 130; `lpipe run --resume` continues from it, and the final adapter equals
+//! checkpoint and exits 130; the same `lpipe run` continues from it, and the final adapter equals
 //! an uninterrupted run's bit for bit. Also: a plan before the run fills the tokenized-dataset
 //! cache the run then reads.
 //!
@@ -259,7 +259,7 @@ fn ctrl_c_checkpoints_and_resume_matches_an_uninterrupted_run() {
 
     // 2. Resume to the end.
     let resumed = lpipe(&cache)
-        .args(["run", "--quiet", "--resume"])
+        .args(["run", "--quiet"])
         .arg(&interrupted)
         .output()
         .unwrap();
