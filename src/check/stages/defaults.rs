@@ -1,6 +1,6 @@
 //! Default values that other keys may reference (`alpha = 2 * r` with `r` left unset).
 //!
-//! The converters apply the same defaults; `tests/check.rs` checks that both agree.
+//! The converters apply the same defaults; `tests/it/check.rs` checks that both agree.
 
 use crate::check::doc::StageKind;
 
