@@ -35,7 +35,7 @@ use crate::syntax::ast::{Expr, ExprKind};
 
 /// Built-in architecture names `model.arch` accepts.
 pub fn arch_names() -> Vec<&'static str> {
-    crate::plan::arch::Arch::builtin_names().collect()
+    crate::model::arch::Arch::builtin_names().collect()
 }
 
 /// The outcome of checking one file.

@@ -21,6 +21,7 @@
 pub mod data;
 pub mod doc;
 pub mod error;
+pub mod heldout;
 pub mod metrics;
 pub mod model_scorer;
 pub mod prefix;

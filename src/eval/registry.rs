@@ -306,6 +306,27 @@ fn resolve_single(plan: &mut Plan, spec: &TaskSpec, k: usize) -> Result<()> {
     Err(unknown(name))
 }
 
+/// lm-evaluation-harness task specs for the stage's tasks (all but `heldout`).
+pub fn task_specs(eval: &crate::ir::Eval) -> Vec<TaskSpec> {
+    eval.tasks
+        .iter()
+        .filter_map(|task| match task {
+            crate::ir::Task::Heldout { .. } => None,
+            crate::ir::Task::Mmlu { subjects, shots } => Some(TaskSpec {
+                name: "mmlu".into(),
+                subset: (!subjects.is_empty()).then(|| subjects.clone()),
+                num_fewshot: Some(*shots as usize),
+            }),
+            crate::ir::Task::Blimp { paradigms } => Some(TaskSpec {
+                name: "blimp".into(),
+                subset: (!paradigms.is_empty()).then(|| paradigms.clone()),
+                num_fewshot: None,
+            }),
+            other => Some(TaskSpec::named(&other.name())),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

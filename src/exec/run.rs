@@ -115,8 +115,8 @@ pub(crate) fn run_point(
     };
     let need = graph.needed(&order, counts, held);
 
-    let mut cx = Context::new(pipeline, run, dir.clone(), stop);
-    (cx.data_dir, cx.progress) = (opts.data_dir.clone(), opts.progress);
+    let mut cx = Context::new(pipeline, run, dir.clone(), opts.data_dir.clone(), stop);
+    cx.progress = opts.progress;
     cx.single_point = opts.point.is_some();
     let mut stopped: HashSet<NodeIndex> = HashSet::new();
     for (at, &n) in order.iter().enumerate() {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::TensorData;
 
-use super::config::{HfConfig, ModelConfig};
+use super::config::{self, ModelConfig};
 use super::error::ModelError;
 use super::safetensors::SafetensorsFile;
 use super::tokenizer_location::TokenizerLocation;
@@ -29,7 +29,7 @@ impl HfCheckpoint {
     /// `*.safetensors` when neither exists).
     pub fn open(dir: &Path) -> Result<Self, ModelError> {
         let config_path = dir.join("config.json");
-        let config = HfConfig::read(&config_path)?.into_config(&config_path)?;
+        let config = config::from_hf_config(&config_path)?;
         let shard_names = shard_names(dir)?;
         let mut files = Vec::with_capacity(shard_names.len());
         let mut index = HashMap::new();

@@ -102,9 +102,6 @@ pub fn load_source(reference: &str, device: &Device) -> Result<LoadedModel, Mode
 pub fn read_config(path: &Path) -> Result<ModelConfig, ModelError> {
     match detect(path)? {
         Format::Gguf => config::from_gguf(&GgufFile::open(path)?),
-        Format::HfDirectory => {
-            let p = path.join("config.json");
-            config::HfConfig::read(&p)?.into_config(&p)
-        }
+        Format::HfDirectory => config::from_hf_config(&path.join("config.json")),
     }
 }

@@ -1,5 +1,6 @@
 //! Checkpoint formats and loading: GGUF, HF safetensors directories, model configs.
 
+pub mod arch;
 pub mod config;
 pub mod dequant;
 pub mod device;

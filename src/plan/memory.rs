@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ir::target::LoraTarget;
 
-use super::arch::Arch;
+use crate::model::arch::Arch;
 
 mod activations;
 mod weights;

@@ -1,6 +1,5 @@
 //! Planning: stage graph, execution order, parameter counts and memory estimates.
 
-pub mod arch;
 pub mod graph;
 pub mod lengths;
 pub mod memory;

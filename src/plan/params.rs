@@ -6,7 +6,7 @@
 
 use crate::ir::target::LoraTarget;
 
-use super::arch::Arch;
+use crate::model::arch::Arch;
 
 /// A bias-free linear layer's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

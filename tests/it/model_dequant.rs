@@ -77,3 +77,24 @@ fn unpermuted_q_k_match_transformers_layout() {
         assert_bits(&ours, &theirs, &name);
     }
 }
+
+/// The loader and `lpipe plan` read one architecture from the header: the runtime configuration
+/// is the built-in `smollm2-135m` row (eps stored as f32 in GGUF, widened exactly).
+#[test]
+fn the_loader_reads_the_arch_plan_reads() {
+    let Some((file, _)) = setup() else {
+        return;
+    };
+    let arch = lpipe::model::arch::Arch::from_gguf(&file, "smollm2.gguf").unwrap();
+    let mut builtin = lpipe::model::arch::Arch::builtin("smollm2-135m").unwrap();
+    builtin.rms_norm_eps = f64::from(1e-5_f32);
+    assert_eq!(arch, builtin);
+    let config = from_gguf(&file).unwrap();
+    assert_eq!(
+        (config.vocab_size, config.hidden_size, config.num_layers),
+        (arch.vocab_size, arch.hidden_size, arch.num_layers)
+    );
+    assert_eq!((config.num_kv_heads, config.head_dim), (3, 64));
+    assert_eq!((config.rope_theta, config.max_seq_len), (100_000.0, 8192));
+    assert!(config.tie_word_embeddings);
+}

@@ -161,3 +161,35 @@ fn plan_prints_the_counts() {
         "{text}"
     );
 }
+
+/// Without `model.arch`, plan reads the GGUF header (the loader's reader) and gets the
+/// built-in numbers: 2,442,240 trainable (r=8 on every linear) of 134,515,008.
+#[test]
+fn plan_reads_a_gguf_header_when_no_arch_is_given() {
+    let Some(model) = lpipe::testing::smollm2() else {
+        return;
+    };
+    let dir = lpipe::testing::scratch("plan-gguf-header");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("p.lpipe");
+    let text = format!(
+        "dataset {{ source = arithmetic(count = 100) template = alpaca }}\n\
+         model {{ source = {:?} precision = f32 device = cpu }}\n\
+         lora {{ targets = all_linear r = 8 }}\n\
+         train {{ optimizer = adamw(lr = 1e-3) max_iters = 1 batch_size = 1 micro_batch_size = 1 }}\n",
+        model.display().to_string()
+    );
+    std::fs::write(&file, text).expect("write");
+    let out = crate::support::lpipe(&dir, &["plan"], &file);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("2,442,240") && stdout.contains("134,515,008"),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

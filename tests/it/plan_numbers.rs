@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use lpipe::ir::target::LoraTarget;
-use lpipe::plan::arch::{Arch, GgufHeader, GgufScalar};
+use lpipe::model::arch::{Arch, GgufHeader, GgufScalar};
 use lpipe::plan::params::{base_params, lora_params};
 use serde_json::Value;
 
@@ -250,7 +250,7 @@ fn hf_config_file_matches_builtin() {
 
 mod memory {
     use lpipe::ir::target::LoraTarget;
-    use lpipe::plan::arch::Arch;
+    use lpipe::model::arch::Arch;
     use lpipe::plan::memory::{
         ALPACA_LONGEST_LLAMA2_TOKENS, MemoryInputs, Optimizer, Precision, estimate,
     };
@@ -400,7 +400,7 @@ mod memory {
 mod diagnostics {
     use std::collections::HashMap;
 
-    use lpipe::plan::arch::{Arch, ArchError, GgufHeader, GgufScalar};
+    use lpipe::model::arch::{Arch, ArchError, GgufHeader, GgufScalar};
     use miette::{GraphicalReportHandler, GraphicalTheme};
 
     /// Rendered as users see it, without colour, at width 80.

@@ -1,5 +1,10 @@
 //! Readers for the official task files in the `../shared/data` layout, with file:line diagnostics.
 
+/// Where evaluation data is looked for when neither the eval stage nor `--data-dir` names a
+/// directory: the working directory's `../shared/data`, which is where the repository's
+/// checkout sits beside the shared inputs.
+pub const DEFAULT_DIR: &str = "../shared/data";
+
 pub mod arithmetic;
 pub mod blimp;
 pub mod csv;

@@ -130,7 +130,7 @@ fn lora_input(inputs: &MemoryInputs, width: u64, adapters: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::arch::Arch;
+    use crate::model::arch::Arch;
     use crate::plan::memory::Precision;
 
     fn tiny(kv_heads: usize) -> MemoryInputs {

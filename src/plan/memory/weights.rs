@@ -92,7 +92,7 @@ fn state_bytes(s: LinearShape, q: FourBit) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::arch::Arch;
+    use crate::model::arch::Arch;
     use crate::plan::memory::{MemoryInputs, Precision};
 
     fn llama2_7b() -> MemoryInputs {

@@ -1,6 +1,6 @@
 //! Reading an [`Arch`] from GGUF header keys, independent of the GGUF parser.
 
-use super::{Arch, ArchError, to_usize};
+use super::{Arch, ArchError, Reading, RopeScaling, to_usize};
 
 /// One scalar read from a GGUF header (arrays are reported by their length).
 #[derive(Clone, Debug, PartialEq)]
@@ -38,10 +38,14 @@ pub trait GgufHeader {
     fn kv(&self, key: &str) -> Option<GgufScalar>;
     /// Whether the file holds a tensor named `name`.
     fn has_tensor(&self, name: &str) -> bool;
+    /// The dimensions of tensor `name` (GGUF order: fastest-varying first), when known.
+    fn tensor_dims(&self, _name: &str) -> Option<Vec<u64>> {
+        None
+    }
 }
 
-/// Builds an [`Arch`] from the `llama.*` keys (see [`Arch::from_gguf`]).
-pub(super) fn read(header: &dyn GgufHeader, name: &str) -> Result<Arch, ArchError> {
+/// Reads the `llama.*` keys (see [`Arch::from_gguf`]), collecting what lpipe cannot run.
+pub(super) fn read(header: &dyn GgufHeader, name: &str) -> Result<Reading, ArchError> {
     let gguf = Gguf { header, name };
     match header.kv("general.architecture") {
         Some(GgufScalar::Str(a)) if a == "llama" => {}
@@ -59,13 +63,33 @@ pub(super) fn read(header: &dyn GgufHeader, name: &str) -> Result<Arch, ArchErro
         None => num_heads,
         Some(_) => gguf.dim("llama.attention.head_count_kv")?,
     };
-    let vocab_size = match header.kv("llama.vocab_size") {
-        Some(_) => gguf.dim("llama.vocab_size")?,
-        None => match header.kv("tokenizer.ggml.tokens") {
+    let embedding_rows = header
+        .tensor_dims("token_embd.weight")
+        .and_then(|d| d.get(1).copied())
+        .filter(|&n| n > 0);
+    let vocab_size = match (header.kv("llama.vocab_size"), embedding_rows) {
+        (Some(_), _) => gguf.dim("llama.vocab_size")?,
+        (None, Some(rows)) => to_usize(rows),
+        (None, None) => match header.kv("tokenizer.ggml.tokens") {
             Some(GgufScalar::ArrayLen(n)) if n > 0 => to_usize(n),
             _ => return Err(gguf.missing("tokenizer.ggml.tokens", "the vocabulary")),
         },
     };
+    let mut problems = Vec::new();
+    let rope_scaling = match header.kv("llama.rope.scaling.type") {
+        None => None,
+        Some(GgufScalar::Str(t)) if t == "none" => None,
+        Some(GgufScalar::Str(t)) if t == "linear" => Some(RopeScaling::Linear {
+            factor: gguf.positive("llama.rope.scaling.factor")?,
+        }),
+        Some(other) => {
+            problems.push(format!("rope scaling {other} is not supported"));
+            None
+        }
+    };
+    if header.has_tensor("rope_freqs.weight") {
+        problems.push("per-frequency rope factors (`rope_freqs.weight`) are not supported".into());
+    }
     let head_dim = match header.kv("llama.attention.key_length") {
         Some(_) => gguf.dim("llama.attention.key_length")?,
         None => hidden_size / num_heads,
@@ -86,9 +110,9 @@ pub(super) fn read(header: &dyn GgufHeader, name: &str) -> Result<Arch, ArchErro
             Some(_) => gguf.positive("llama.rope.freq_base")?,
         },
         rms_norm_eps: gguf.positive("llama.attention.layer_norm_rms_epsilon")?,
+        rope_scaling,
     };
-    arch.check_heads(name, "llama.attention.head_count_kv", None, None)?;
-    Ok(arch)
+    Ok(Reading { arch, problems })
 }
 
 /// A GGUF header with the name used in diagnostics.

@@ -1,4 +1,4 @@
-//! Errors reading an architecture (codes E201–E206).
+//! Errors reading an architecture (codes E201–E207).
 
 use std::sync::Arc;
 
@@ -84,5 +84,20 @@ pub enum ArchError {
         source_name: String,
         /// The architecture it names.
         found: String,
+    },
+    /// A Llama-family model using something lpipe does not implement.
+    #[error("`{source_name}` cannot run here: {problems}")]
+    #[diagnostic(
+        code(lpipe::E207),
+        help(
+            "lpipe runs Llama decoders with SiLU MLPs, no projection biases, and default, \
+             linear or llama3 RoPE scaling; pick a checkpoint without these features"
+        )
+    )]
+    Unrunnable {
+        /// The file (or GGUF) being read.
+        source_name: String,
+        /// Every unsupported feature, joined by `; `.
+        problems: String,
     },
 }

@@ -5,18 +5,33 @@ use std::sync::Arc;
 use miette::{NamedSource, SourceSpan};
 use serde_json::Value;
 
-use super::{Arch, ArchError, to_usize};
+use super::{Arch, ArchError, Reading, RopeScaling, to_usize};
 
 /// Parses a `config.json` text into an [`Arch`] (see [`Arch::from_hf_config_str`]).
 pub(super) fn parse(text: &str, name: &str) -> Result<Arch, ArchError> {
+    let reading = read(text, name)?;
+    reading.arch.check_heads(
+        name,
+        "num_key_value_heads",
+        Some(Arc::new(NamedSource::new(name, text.to_string()))),
+        key_span(text, "num_key_value_heads"),
+    )?;
+    reading.refuse_problems(name)
+}
+
+/// Reads a `config.json` text, collecting what lpipe cannot run instead of refusing it.
+pub(super) fn read(text: &str, name: &str) -> Result<Reading, ArchError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ArchError::Json {
         path: name.to_string(),
         message: e.to_string(),
         src: Arc::new(NamedSource::new(name, text.to_string())),
         span: line_col_offset(text, e.line(), e.column()).into(),
     })?;
-    HfConfig { text, name, value }.arch()
+    HfConfig { text, name, value }.reading()
 }
+
+/// `model_type`s whose checkpoints are Llama decoders under another name.
+const LLAMA_TYPES: &[&str] = &["llama", "mistral"];
 
 /// A parsed `config.json` with its text kept for spans.
 struct HfConfig<'a> {
@@ -26,9 +41,15 @@ struct HfConfig<'a> {
 }
 
 impl HfConfig<'_> {
-    fn arch(&self) -> Result<Arch, ArchError> {
+    fn reading(&self) -> Result<Reading, ArchError> {
+        let llama_class = self
+            .value
+            .get("architectures")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|c| c == "LlamaForCausalLM"));
         if let Some(t) = self.value.get("model_type").and_then(Value::as_str)
-            && t != "llama"
+            && !LLAMA_TYPES.contains(&t)
+            && !llama_class
         {
             return Err(ArchError::Unsupported {
                 source_name: self.name.to_string(),
@@ -40,13 +61,41 @@ impl HfConfig<'_> {
         // Defaults below are transformers' `LlamaConfig` defaults.
         let num_kv_heads = self.opt_dim("num_key_value_heads")?.unwrap_or(num_heads);
         let head_dim = self.opt_dim("head_dim")?.unwrap_or(hidden_size / num_heads);
-        let rope_theta = match self.value.get("rope_parameters") {
-            // transformers ≥ 5 nests RoPE settings under `rope_parameters`.
-            Some(Value::Object(p)) if p.contains_key("rope_theta") => {
-                self.float_in(p.get("rope_theta"), "rope_parameters.rope_theta")?
+        // transformers ≥ 5 nests RoPE settings under `rope_parameters`, older ones use
+        // `rope_theta` and `rope_scaling`.
+        let rope = match self.value.get("rope_parameters") {
+            Some(Value::Object(p)) => Some(("rope_parameters", p)),
+            _ => match self.value.get("rope_scaling") {
+                Some(Value::Object(p)) => Some(("rope_scaling", p)),
+                _ => None,
+            },
+        };
+        let rope_theta = match rope {
+            Some((field, p)) if p.contains_key("rope_theta") => {
+                self.float_in(p.get("rope_theta"), &format!("{field}.rope_theta"))?
             }
             _ => self.opt_float("rope_theta")?.unwrap_or(10_000.0),
         };
+        let mut problems = Vec::new();
+        let rope_scaling = match rope {
+            None => None,
+            Some((field, p)) => self.rope_scaling(field, p).unwrap_or_else(|p| {
+                problems.push(p);
+                None
+            }),
+        };
+        for bias in ["attention_bias", "mlp_bias"] {
+            if self.opt_bool(bias)? == Some(true) {
+                problems.push(format!(
+                    "`{bias}: true` (projection biases) is not supported"
+                ));
+            }
+        }
+        if let Some(act) = self.value.get("hidden_act").and_then(Value::as_str)
+            && act != "silu"
+        {
+            problems.push(format!("activation `{act}` is not supported (only silu)"));
+        }
         let arch = Arch {
             vocab_size: self.dim("vocab_size")?,
             hidden_size,
@@ -59,14 +108,41 @@ impl HfConfig<'_> {
             max_position_embeddings: self.opt_dim("max_position_embeddings")?.unwrap_or(2048),
             rope_theta,
             rms_norm_eps: self.opt_float("rms_norm_eps")?.unwrap_or(1e-6),
+            rope_scaling,
         };
-        arch.check_heads(
-            self.name,
-            "num_key_value_heads",
-            Some(Arc::new(NamedSource::new(self.name, self.text.to_string()))),
-            key_span(self.text, "num_key_value_heads"),
-        )?;
-        Ok(arch)
+        Ok(Reading { arch, problems })
+    }
+
+    /// HF `rope_scaling` / `rope_parameters`; `Err` says why lpipe cannot run it.
+    fn rope_scaling(
+        &self,
+        field: &str,
+        p: &serde_json::Map<String, Value>,
+    ) -> Result<Option<RopeScaling>, String> {
+        let kind = p
+            .get("rope_type")
+            .or_else(|| p.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        let num = |k: &str| {
+            p.get(k)
+                .and_then(Value::as_f64)
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .ok_or_else(|| format!("`{field}` of type `{kind}` lacks a positive `{k}`"))
+        };
+        match kind {
+            "default" => Ok(None),
+            "linear" => Ok(Some(RopeScaling::Linear {
+                factor: num("factor")?,
+            })),
+            "llama3" => Ok(Some(RopeScaling::Llama3 {
+                factor: num("factor")?,
+                low_freq_factor: num("low_freq_factor")?,
+                high_freq_factor: num("high_freq_factor")?,
+                original_max_position_embeddings: num("original_max_position_embeddings")? as usize,
+            })),
+            other => Err(format!("rope scaling `{other}` is not supported")),
+        }
     }
 
     fn invalid(&self, field: &str, problem: &str, help: &'static str) -> ArchError {
@@ -212,5 +288,42 @@ mod tests {
             Arch::from_hf_config_str(text, "c.json"),
             Err(ArchError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn what_cannot_run_is_listed_by_the_reader_and_refused_by_plan() {
+        let text = r#"{"model_type": "mistral", "vocab_size": 100, "hidden_size": 64,
+            "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "hidden_act": "gelu", "mlp_bias": true,
+            "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}"#;
+        let reading = Arch::read_hf_config_str(text, "c.json").expect("reads");
+        assert_eq!(reading.problems.len(), 3, "{:?}", reading.problems);
+        assert!(reading.problems.iter().any(|p| p.contains("gelu")));
+        assert!(reading.problems.iter().any(|p| p.contains("yarn")));
+        match Arch::from_hf_config_str(text, "c.json") {
+            Err(e @ ArchError::Unrunnable { .. }) => {
+                assert!(e.to_string().contains("mlp_bias"), "{e}")
+            }
+            other => panic!("expected Unrunnable, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn llama3_rope_scaling_is_read() {
+        let text = r#"{"vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "rope_theta": 500000.0,
+            "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+              "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}}"#;
+        let a = Arch::from_hf_config_str(text, "c.json").expect("parses");
+        assert_eq!(a.rope_theta, 500_000.0);
+        assert_eq!(
+            a.rope_scaling,
+            Some(RopeScaling::Llama3 {
+                factor: 8.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 8192,
+            })
+        );
     }
 }

@@ -1,14 +1,18 @@
 //! Model architectures without weights: the built-in table, HF `config.json`, GGUF headers.
 //!
-//! An [`Arch`] holds exactly what parameter counts and memory estimates need, so `lpipe plan`
-//! never loads weights. The GGUF side reads keys through the [`GgufHeader`] trait, which keeps
-//! this module independent of the GGUF parser.
+//! The one reader of a checkpoint's shape: `lpipe plan` counts parameters and memory from an
+//! [`Arch`] without loading weights, and the loader builds its runtime configuration from the
+//! same [`Reading`] (`model::config`), so the two never disagree about a file. The GGUF side
+//! reads keys through the [`GgufHeader`] trait, which keeps this module independent of the
+//! GGUF parser.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use miette::{NamedSource, SourceSpan};
 use serde::{Deserialize, Serialize};
+
+pub use crate::nn::config::RopeScaling;
 
 mod error;
 mod gguf;
@@ -42,6 +46,19 @@ pub struct Arch {
     pub rope_theta: f64,
     /// Epsilon of the RMS norms.
     pub rms_norm_eps: f64,
+    /// Long-context rescaling of the rotary frequencies, if any.
+    #[serde(default)]
+    pub rope_scaling: Option<RopeScaling>,
+}
+
+/// An architecture as a file states it, before the checks that refuse it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading {
+    /// The shape.
+    pub arch: Arch,
+    /// What the file asks for that lpipe cannot run (biases, another activation, an unknown
+    /// rope scaling), as sentences; empty when it can run.
+    pub problems: Vec<String>,
 }
 
 /// Built-in architectures: canonical name and shape (from each model's HF `config.json`).
@@ -103,6 +120,7 @@ const fn llama(
         max_position_embeddings,
         rope_theta,
         rms_norm_eps: 1e-5,
+        rope_scaling: None,
     }
 }
 
@@ -172,11 +190,28 @@ impl Arch {
         hf::parse(text, name)
     }
 
+    /// Reads a `config.json` text without refusing what lpipe cannot run: the loader lists
+    /// those problems together with its own (`E310`).
+    pub fn read_hf_config_str(text: &str, name: &str) -> Result<Reading, ArchError> {
+        hf::read(text, name)
+    }
+
     /// Reads the `llama.*` keys of a GGUF header; `name` labels diagnostics.
     ///
-    /// The vocabulary is `llama.vocab_size` or else the length of `tokenizer.ggml.tokens`;
-    /// embeddings are tied exactly when the file has no `output.weight` tensor.
+    /// The vocabulary is `llama.vocab_size`, else the rows of `token_embd.weight`, else the
+    /// length of `tokenizer.ggml.tokens`; embeddings are tied exactly when the file has no
+    /// `output.weight` tensor.
     pub fn from_gguf(header: &dyn GgufHeader, name: &str) -> Result<Arch, ArchError> {
+        let reading = gguf::read(header, name)?;
+        reading
+            .arch
+            .check_heads(name, "llama.attention.head_count_kv", None, None)?;
+        reading.refuse_problems(name)
+    }
+
+    /// Reads a GGUF header without refusing what lpipe cannot run (see
+    /// [`Arch::read_hf_config_str`]).
+    pub fn read_gguf(header: &dyn GgufHeader, name: &str) -> Result<Reading, ArchError> {
         gguf::read(header, name)
     }
 
@@ -205,6 +240,19 @@ impl Arch {
                    num_key_value_heads",
             src,
             span,
+        })
+    }
+}
+
+impl Reading {
+    /// The architecture when nothing in it is unsupported, else `E207` listing every problem.
+    fn refuse_problems(self, name: &str) -> Result<Arch, ArchError> {
+        if self.problems.is_empty() {
+            return Ok(self.arch);
+        }
+        Err(ArchError::Unrunnable {
+            source_name: name.to_string(),
+            problems: self.problems.join("; "),
         })
     }
 }
