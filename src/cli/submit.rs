@@ -11,7 +11,7 @@ use miette::IntoDiagnostic;
 use crate::check::check_file;
 use crate::cli::check::print_diagnostics;
 use crate::stages::context::sweep_dir;
-use crate::sweep::slurm::SlurmPlan;
+use crate::sweep::slurm::{SlurmPlan, gpus_needed};
 
 /// Arguments of `lpipe submit`.
 #[derive(clap::Args, Debug)]
@@ -27,9 +27,9 @@ pub struct Args {
     /// Slurm partition (default: the cluster's default partition).
     #[arg(long)]
     pub partition: Option<String>,
-    /// GPUs per sweep point.
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub gpus_per_run: u32,
+    /// GPUs per sweep point (default: what the pipeline's device needs, one for `cuda(0)`).
+    #[arg(long, value_name = "N")]
+    pub gpus_per_run: Option<u32>,
     /// CPU cores per sweep point.
     #[arg(long, value_name = "N")]
     pub cpus_per_run: Option<u32>,
@@ -43,7 +43,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub max_parallel: Option<u32>,
     /// Evaluation data directory forwarded to `lpipe run --data-dir` (made absolute).
-    #[arg(long, default_value = "../shared/data")]
+    #[arg(long, default_value = crate::eval::data::DEFAULT_DIR)]
     pub data_dir: PathBuf,
     /// Re-run points that already finished (`lpipe run --force`).
     #[arg(long)]
@@ -90,10 +90,23 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     if args.force {
         extra.push("--force".into());
     }
-    let mut plan = SlurmPlan::new(&lpipe, &file, sweep, points, workdir, cache);
+    let mut plan = SlurmPlan::new(&lpipe, &file, sweep, points, workdir, cache.clone());
     plan.command = SlurmPlan::lpipe_run(&lpipe, &file, &extra);
     plan.partition = args.partition;
-    plan.gpus_per_run = args.gpus_per_run;
+    let needed = gpus_needed(&pipeline);
+    plan.gpus_per_run = args.gpus_per_run.unwrap_or(needed);
+    if plan.gpus_per_run < needed {
+        eprintln!(
+            "lpipe: warning: the points run on a GPU and need {needed} each, but each task \
+             requests {}; Slurm gives them none unless the partition does by default (drop \
+             --gpus-per-run to request {needed})",
+            plan.gpus_per_run
+        );
+    }
+    plan.shared_paths = [lpipe.clone(), file.clone(), cache, data_dir]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
     plan.cpus_per_run = args.cpus_per_run;
     plan.mem = args.mem;
     plan.time = args.time;

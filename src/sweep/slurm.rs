@@ -50,6 +50,24 @@ pub struct SlurmPlan {
     pub time: Option<String>,
     /// Most tasks running at once (`--array=0-N%M`).
     pub max_parallel: Option<u32>,
+    /// Paths every task must see (the binary, the pipeline, the cache, the data): the script
+    /// checks them on the node before running, so a node without the shared filesystem fails
+    /// in a second with a message instead of half-way through.
+    pub shared_paths: Vec<PathBuf>,
+}
+
+/// GPUs one task needs for `pipeline`'s devices: `cuda(i)` or `wgpu(i)` is the task's
+/// `i + 1`-th GPU (Slurm numbers a task's GPUs from 0), the CPU needs none.
+pub fn gpus_needed(pipeline: &crate::ir::Pipeline) -> u32 {
+    pipeline
+        .runs
+        .iter()
+        .map(|r| match r.config.model.device {
+            crate::ir::Device::Cpu => 0,
+            crate::ir::Device::Cuda(i) | crate::ir::Device::Wgpu(i) => i.saturating_add(1),
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// What `sbatch` accepted, saved as `slurm/job.json`.
@@ -92,6 +110,7 @@ impl SlurmPlan {
             mem: None,
             time: None,
             max_parallel: None,
+            shared_paths: Vec::new(),
         }
     }
 
@@ -228,6 +247,20 @@ impl SlurmPlan {
         // Markers are renamed into place so `lpipe status` never reads half a line.
         s += "mark() { printf '%s\\n' \"$2\" > \"$status/.$LPIPE_POINT.$1.$$\" && mv -f \"$status/.$LPIPE_POINT.$1.$$\" \"$status/$LPIPE_POINT.$1\"; }\n";
         s += "mark start \"${SLURM_ARRAY_JOB_ID:-?}_$LPIPE_POINT $(hostname) $(date +%s)\"\n";
+        if !self.shared_paths.is_empty() {
+            s += "# Written on the submitting host; every node must see them (a shared filesystem).\n";
+            s += "for need in";
+            for p in &self.shared_paths {
+                s += " ";
+                s += &quote(&p.to_string_lossy());
+            }
+            s += "; do\n";
+            s += "  if [ ! -e \"$need\" ]; then\n";
+            s += "    echo \"lpipe: $need is not visible on $(hostname); put it on a filesystem every node mounts\" >&2\n";
+            s += "    mark exit 66; exit 66\n";
+            s += "  fi\n";
+            s += "done\n";
+        }
         // A subshell, so an `exit` in the command still reaches the exit marker below.
         s += &format!("(\n{}\n)\n", self.command);
         s += "rc=$?\n";

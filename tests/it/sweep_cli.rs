@@ -175,3 +175,73 @@ fn usage_and_bad_options() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("lpipe::E780"));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// Every shipped pipeline whose points run on a GPU asks Slurm for one per task without being
+/// told (`--gpus-per-run` defaulted to 0 once, and every task would have failed), and the script
+/// checks on the node that the binary and the pipeline are there.
+#[test]
+fn gpu_pipelines_request_gpus_from_slurm() {
+    let root = lpipe::testing::scratch("submit-gpus");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut gpu_pipelines = 0;
+    for entry in std::fs::read_dir("pipelines").unwrap() {
+        let file = std::path::absolute(entry.unwrap().path()).unwrap();
+        if file.extension().is_none_or(|e| e != "lpipe") {
+            continue;
+        }
+        let pipeline = lpipe::check::check_file(&file, &[]).pipeline.unwrap();
+        let needed = lpipe::sweep::slurm::gpus_needed(&pipeline);
+        let out = lpipe()
+            .current_dir(&root)
+            .args(["submit", "--slurm", "--dry-run"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let gpu = pipeline
+            .runs
+            .iter()
+            .any(|r| r.config.model.device != lpipe::ir::Device::Cpu);
+        assert_eq!(gpu, needed > 0, "{}", file.display());
+        if gpu {
+            gpu_pipelines += 1;
+            assert!(
+                script.contains(&format!("#SBATCH --gpus={needed}\n")),
+                "{}: {script}",
+                file.display()
+            );
+        } else {
+            assert!(!script.contains("--gpus"), "{}: {script}", file.display());
+        }
+        assert!(
+            script.contains(&format!(
+                "for need in {}",
+                lpipe::sweep::slurm::quote(env!("CARGO_BIN_EXE_lpipe"))
+            )),
+            "{script}"
+        );
+    }
+    assert!(gpu_pipelines >= 8, "only {gpu_pipelines} GPU pipelines");
+    // Asking for fewer than the device needs is allowed (some partitions hand GPUs out by
+    // default) but said.
+    let file = std::path::absolute("pipelines/qlora-nf4.lpipe").unwrap();
+    let out = lpipe()
+        .current_dir(&root)
+        .args(["submit", "--slurm", "--dry-run", "--gpus-per-run", "0"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("--gpus"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("need 1 each"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&root).ok();
+}
