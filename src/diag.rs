@@ -412,7 +412,7 @@ pub enum LangDiagnostic {
     #[diagnostic(
         code(lpipe::E120),
         help(
-            "templates use `{{instruction}}` (required), `{{input}}` (optional); the response follows the prompt"
+            "templates use `{{instruction}}` (required), `{{input}}` (optional) and at most one `{{output}}` (where the response goes; after the whole template when absent); `{{{{`/`}}}}` write braces"
         )
     )]
     InvalidTemplate {

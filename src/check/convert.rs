@@ -56,7 +56,12 @@ pub fn top(cx: &mut Cx, doc: &Doc) -> Top {
 }
 
 /// Converts every stage; None if any error was found (they are in `cx`).
-pub fn run_config(cx: &mut Cx, doc: &Doc, arch_names: &[&str]) -> Option<RunConfig> {
+pub fn run_config(
+    cx: &mut Cx,
+    doc: &Doc,
+    arch_names: &[&str],
+    pipeline: &str,
+) -> Option<RunConfig> {
     let errors_before = cx.diags.iter().filter(|d| d.is_error()).count();
     let mut ev = Evaluator::new(doc);
     let has_train = doc.stage(StageKind::Train, None).is_some();
@@ -85,7 +90,7 @@ pub fn run_config(cx: &mut Cx, doc: &Doc, arch_names: &[&str]) -> Option<RunConf
                 let name = stage.name.clone().unwrap_or_else(|| "eval".to_string());
                 evals.extend(stages::eval::eval(cx, &mut f, &name, has_train));
             }
-            StageKind::Export => export = stages::export::export(cx, &mut f),
+            StageKind::Export => export = stages::export::export(cx, &mut f, pipeline),
             StageKind::Report => report = stages::export::report(cx, &mut f),
             StageKind::SweepVars => continue,
         }

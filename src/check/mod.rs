@@ -13,6 +13,7 @@ pub mod eval;
 pub mod fields;
 pub mod load;
 pub mod paths;
+pub mod resources;
 pub mod rules;
 pub mod stages;
 pub mod sweep;
@@ -120,9 +121,9 @@ fn finish(
     }
 }
 
-/// Converts, cross-checks and graph-checks one document.
-fn config(cx: &mut Cx, doc: &Doc) -> Option<RunConfig> {
-    let config = convert::run_config(cx, doc, &arch_names())?;
+/// Converts, cross-checks and graph-checks one document of the pipeline `name`.
+fn config(cx: &mut Cx, doc: &Doc, name: &str) -> Option<RunConfig> {
+    let config = convert::run_config(cx, doc, &arch_names(), name)?;
     let before = cx.diags.iter().filter(|d| d.is_error()).count();
     if let Err(cycle) = StageGraph::build(&config) {
         let span = cycle
@@ -148,11 +149,11 @@ fn config(cx: &mut Cx, doc: &Doc) -> Option<RunConfig> {
 
 fn check_doc(cx: &mut Cx, doc: &Doc, path: &Path) -> Option<Pipeline> {
     let top = convert::top(cx, doc);
-    let base = config(cx, doc);
     let name = top.name.unwrap_or_else(|| {
         path.file_stem()
             .map_or("pipeline".into(), |s| s.to_string_lossy().into_owned())
     });
+    let base = config(cx, doc, &name);
     let Some(block) = &doc.sweep else {
         let config = base?;
         return Some(Pipeline {
@@ -179,7 +180,7 @@ fn check_doc(cx: &mut Cx, doc: &Doc, path: &Path) -> Option<Pipeline> {
     for point in &points {
         let point_doc = sweep::apply(cx, doc, point)?;
         let mut sub = Cx::new(cx.sources);
-        let point_config = config(&mut sub, &point_doc);
+        let point_config = config(&mut sub, &point_doc, &name);
         let mut shown = point.shown.clone();
         for key in &point.derived {
             shown.push((

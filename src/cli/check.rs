@@ -19,6 +19,48 @@ pub struct Args {
     /// Print only diagnostics, no per-file summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also resolve every run's inputs (model, tokenizer, dataset files, evaluation data) and
+    /// open its device, as `lpipe run` does before it starts.
+    #[arg(long)]
+    pub resources: bool,
+    /// Evaluation data for eval stages that name none (with `--resources`).
+    #[arg(long, default_value = crate::eval::data::DEFAULT_DIR)]
+    pub data_dir: PathBuf,
+}
+
+/// Prints any diagnostic (a preflight's, a loader's) as [`print_diagnostics`] does.
+pub fn print_report(diagnostic: &dyn miette::Diagnostic) {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    let handler =
+        miette::GraphicalReportHandler::new_themed(theme).with_width(if color { 100 } else { 80 });
+    if handler.render_report(&mut out, diagnostic).is_err() {
+        out = diagnostic.to_string();
+    }
+    eprintln!("{out}");
+}
+
+/// Resolves every input of `runs` and opens their devices; prints each problem and says whether
+/// there was any.
+pub fn preflight<'a>(
+    runs: impl IntoIterator<Item = &'a crate::ir::Run> + Clone,
+    checked: &Checked,
+    data_dir: &std::path::Path,
+) -> bool {
+    let missing = crate::check::resources::missing_inputs(runs.clone(), checked, data_dir);
+    for m in &missing {
+        print_report(m);
+    }
+    let device = crate::check::device::preflight(runs, checked);
+    if let Err(e) = &device {
+        print_report(e.as_ref());
+    }
+    missing.is_empty() && device.is_ok()
 }
 
 /// Prints diagnostics to stderr (colour only on a terminal without NO_COLOR).
@@ -67,6 +109,16 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         let checked = check_file(file, &args.sets);
         print_diagnostics(&checked.diagnostics);
         failed |= checked.has_errors();
+        if args.resources
+            && let Some(pipeline) = &checked.pipeline
+            && !preflight(&pipeline.runs, &checked, &args.data_dir)
+        {
+            failed = true;
+            if !args.quiet {
+                println!("{}: inputs missing (above)", file.display());
+            }
+            continue;
+        }
         if !args.quiet {
             println!("{}", summary(file, &checked));
         }

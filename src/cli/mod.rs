@@ -23,9 +23,23 @@ pub const EXIT_DIAGNOSTICS: u8 = 1;
 /// Exit code for a usage error (clap uses the same).
 pub const EXIT_USAGE: u8 = 2;
 
+/// `lpipe --version`: the version and the device backends compiled in, so a user can tell a
+/// CPU-only build from a CUDA one before a run refuses `device = cuda(0)`.
+#[cfg(all(feature = "cuda", feature = "wgpu"))]
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (backends: cpu, cuda, wgpu)");
+/// See the first `VERSION`.
+#[cfg(all(feature = "cuda", not(feature = "wgpu")))]
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (backends: cpu, cuda)");
+/// See the first `VERSION`.
+#[cfg(all(not(feature = "cuda"), feature = "wgpu"))]
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (backends: cpu, wgpu)");
+/// See the first `VERSION`.
+#[cfg(not(any(feature = "cuda", feature = "wgpu")))]
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (backends: cpu)");
+
 /// Declarative LoRA and QLoRA fine-tuning experiments.
 #[derive(Parser, Debug)]
-#[command(name = "lpipe", version, about, propagate_version = true)]
+#[command(name = "lpipe", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

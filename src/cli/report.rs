@@ -24,9 +24,12 @@ pub struct Args {
     #[arg(long)]
     pub no_stderr: bool,
     /// Also write SVG and PNG figures (loss curves, each metric against each swept value) into
-    /// DIR (default: `figures/` inside the first path).
-    #[arg(long, num_args = 0..=1, value_name = "DIR")]
-    pub plot: Option<Option<PathBuf>>,
+    /// `figures/` inside the first path.
+    #[arg(long)]
+    pub plot: bool,
+    /// Write the figures into DIR instead (implies --plot).
+    #[arg(long, value_name = "DIR")]
+    pub plot_dir: Option<PathBuf>,
 }
 
 /// Runs `lpipe report`.
@@ -39,8 +42,8 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
         args.format == Format::Csv,
     );
     print!("{}", table.render(args.format));
-    if let Some(dir) = &args.plot {
-        let out = match dir {
+    if args.plot || args.plot_dir.is_some() {
+        let out = match &args.plot_dir {
             Some(d) => d.clone(),
             None => args
                 .runs

@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long)]
     pub force: bool,
     /// Evaluation data directory (the `../shared/data` layout) for eval stages that name none.
-    #[arg(long, default_value = "../shared/data")]
+    #[arg(long, default_value = crate::eval::data::DEFAULT_DIR)]
     pub data_dir: PathBuf,
     /// No progress bars.
     #[arg(long)]
@@ -43,11 +43,15 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     let Some(pipeline) = &checked.pipeline else {
         return Ok(ExitCode::from(super::EXIT_DIAGNOSTICS));
     };
-    // A backend this binary lacks is reported now, pointing at `device`, not after data preparation.
-    let runs = pipeline.runs.iter().enumerate();
-    let runs = runs.filter(|(i, _)| args.point.is_none_or(|p| p == *i));
-    crate::check::device::preflight(runs.map(|(_, r)| r), &checked)
-        .map_err(|e| miette::Report::new(*e))?;
+    // A missing input or a backend this binary lacks is reported now, pointing at its key,
+    // before a run directory is made or a weight is read.
+    let runs: Vec<&crate::ir::Run> = (pipeline.runs.iter().enumerate())
+        .filter(|(i, _)| args.point.is_none_or(|p| p == *i))
+        .map(|(_, r)| r)
+        .collect();
+    if !super::check::preflight(runs.iter().copied(), &checked, &args.data_dir) {
+        return Ok(ExitCode::from(super::EXIT_DIAGNOSTICS));
+    }
     // The first Ctrl-C asks the trainer to checkpoint and stop; a second one exits at once.
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();

@@ -8,8 +8,7 @@ use miette::{IntoDiagnostic, Report};
 
 use crate::data::alpaca::load_file;
 use crate::data::{
-    CustomTemplate, FieldMap, Format, LengthStats, Record, Template, TokenizeSettings,
-    encode_record,
+    FieldMap, Format, LengthStats, Record, Template, TokenizeSettings, encode_record,
 };
 use crate::tokenizer::Tokenizer;
 
@@ -180,19 +179,7 @@ fn piece(tokenizer: &dyn Tokenizer, id: u32) -> String {
 }
 
 fn parse_template(name: &str) -> miette::Result<Template> {
-    if let Some(t) = Template::builtin(name) {
-        return Ok(t);
-    }
-    if name.contains('{') {
-        return CustomTemplate::new(name, None)
-            .map(Template::Custom)
-            .map_err(Report::new);
-    }
-    Err(miette::miette!(
-        code = "lpipe::E407",
-        help = "use `alpaca`, `chatml`, or a template string such as \"Q: {{instruction}}\\nA: {{output}}\"",
-        "unknown template `{name}`"
-    ))
+    Template::from_spec(name).map_err(Report::new)
 }
 
 fn parse_fields(spec: Option<&str>) -> miette::Result<FieldMap> {

@@ -61,8 +61,12 @@ impl DatasetConfig {
         };
         let template = match &dataset.template {
             ir::Template::Alpaca => Template::Alpaca,
-            ir::Template::Chatml => Template::Chatml { system: None },
-            ir::Template::Custom { prompt } => Template::Custom(CustomTemplate::new(prompt, None)?),
+            ir::Template::Chatml { system } => Template::Chatml {
+                system: system.clone(),
+            },
+            ir::Template::Custom { prompt, no_input } => {
+                Template::Custom(CustomTemplate::new(prompt, no_input.as_deref())?)
+            }
         };
         Ok(DatasetConfig {
             source,
@@ -107,6 +111,7 @@ mod tests {
             },
             template: ir::Template::Custom {
                 prompt: "Q: {instruction}\nA: ".into(),
+                no_input: None,
             },
             max_seq_len: 256,
             mask_prompt: true,
@@ -158,7 +163,9 @@ mod tests {
                     output: "a".into(),
                 },
             },
-            template: ir::Template::Chatml,
+            template: ir::Template::Chatml {
+                system: Some("Be brief.".into()),
+            },
             ..d
         };
         let c = DatasetConfig::from_ir(&json, true).unwrap();
@@ -166,7 +173,12 @@ mod tests {
             panic!()
         };
         assert_eq!((*format, fields.input.as_deref()), (Format::Jsonl, None));
-        assert_eq!(c.template, Template::Chatml { system: None });
+        assert_eq!(
+            c.template,
+            Template::Chatml {
+                system: Some("Be brief.".into())
+            }
+        );
         assert!(c.tokenize.add_bos);
     }
 }

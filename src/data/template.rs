@@ -39,6 +39,70 @@ impl Template {
         }
     }
 
+    /// A template as `--template` gives it: what a pipeline's `dataset.template` takes
+    /// (`alpaca`, `chatml`, `chatml(system = "…")`, `custom("…"[, "…"])`, a template string),
+    /// read with the pipeline grammar so that both accept the same spellings.
+    pub fn from_spec(spec: &str) -> Result<Self, DataError> {
+        use crate::syntax::ast::ExprKind;
+        if let Some(t) = Template::builtin(spec.trim()) {
+            return Ok(t);
+        }
+        let bad = |message: String| DataError::Template {
+            src: std::sync::Arc::new(miette::NamedSource::new("--template", spec.to_string())),
+            span: (0, spec.len()).into(),
+            message,
+        };
+        let call = ["chatml(", "custom("]
+            .iter()
+            .any(|c| spec.trim_start().starts_with(c));
+        if !call {
+            return match spec.contains('{') {
+                true => CustomTemplate::new(spec, None).map(Template::Custom),
+                false => Err(bad(format!(
+                    "unknown template `{spec}` (alpaca, chatml, chatml(system = \"…\"), \
+                     custom(\"…\") or a string with {{instruction}})"
+                ))),
+            };
+        }
+        let text = format!("template = {spec}");
+        let file = crate::source::SourceFile::virtual_file("--template", text.as_str());
+        let assign = crate::syntax::parser::parse_set(&file, crate::span::FileId(0))
+            .map_err(|_| bad("not a valid expression".into()))?;
+        let ExprKind::Call { name, args } = assign.value.kind else {
+            return Err(bad("not a template".into()));
+        };
+        let params: &[&str] = match name.node.as_str() {
+            "chatml" => &["system"],
+            _ => &["text", "no_input"],
+        };
+        let mut values: Vec<Option<String>> = vec![None; params.len()];
+        for (i, arg) in args.into_iter().enumerate() {
+            let at = match &arg.name {
+                Some(n) => params.iter().position(|p| *p == n.node),
+                None => Some(i),
+            };
+            match (at.and_then(|at| values.get_mut(at)), arg.value.kind) {
+                (Some(slot), ExprKind::Str(v)) => *slot = Some(v),
+                _ => {
+                    return Err(bad(format!(
+                        "`{}(…)` takes the strings {}",
+                        name.node,
+                        params.join(", ")
+                    )));
+                }
+            }
+        }
+        match (name.node.as_str(), values.as_slice()) {
+            ("chatml", [system]) => Ok(Template::Chatml {
+                system: system.clone(),
+            }),
+            (_, [Some(text), no_input]) => {
+                CustomTemplate::new(text, no_input.as_deref()).map(Template::Custom)
+            }
+            _ => Err(bad("`custom(…)` needs the template text".into())),
+        }
+    }
+
     /// The text the model is given.
     pub fn prompt(&self, record: &Record) -> String {
         match self {

@@ -4,5 +4,24 @@ pub mod atomic;
 pub mod mmap;
 pub mod sysmem;
 
+/// Keeps a name (a pipeline's, a run's) usable as one path component: anything but ASCII
+/// letters, digits, `-`, `_` and `.` becomes `_`, and leading or trailing dots go.
+pub fn path_component(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match cleaned.trim_matches('.') {
+        "" => "_".to_string(),
+        s => s.to_string(),
+    }
+}
+
 pub use atomic::{StagedDir, write_atomic, write_atomic_with, write_json_atomic};
 pub use mmap::map_readonly;

@@ -93,10 +93,18 @@ pub enum Template {
     /// The Stanford Alpaca / LitGPT text (with- and without-input variants).
     Alpaca,
     /// ChatML (`<|im_start|>user … <|im_end|>`).
-    Chatml,
-    /// A custom prompt with `{instruction}` and optionally `{input}`; the response follows it.
+    Chatml {
+        /// A system turn placed first, when set (`chatml(system = "…")`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        system: Option<String>,
+    },
+    /// A custom template with `{instruction}`, optionally `{input}`, and at most one `{output}`
+    /// (the response goes there; after the whole template when absent).
     Custom {
-        /// The prompt text.
+        /// The template text.
         prompt: String,
+        /// The variant used for records whose input is empty (`custom("…", "…")`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        no_input: Option<String>,
     },
 }

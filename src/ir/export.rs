@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 /// The `export` stage.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Export {
-    /// Output directory (resolved against the pipeline's directory; per run under a sweep).
+    /// Output directory (resolved against the pipeline's directory, or `out/<pipeline name>` when
+    /// the file names none; per run under a sweep).
     pub path: PathBuf,
     /// Also write the base weights with the adapter merged in (HF safetensors).
     pub merge: bool,

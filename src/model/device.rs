@@ -28,19 +28,30 @@ impl FromStr for DeviceSpec {
         let bad = |what: &str| ModelError::Device {
             spec: s.to_string(),
             what: what.to_string(),
-            help: "write `cpu`, `cuda`, `cuda:N` or `wgpu`".to_string(),
+            help: "write `cpu`, `cuda`, `cuda(N)` (or `cuda:N`) or `wgpu`, as in a pipeline file"
+                .to_string(),
         };
-        match s.trim() {
-            "cpu" => Ok(Self::Cpu),
-            "cuda" => Ok(Self::Cuda(0)),
-            "wgpu" => Ok(Self::Wgpu),
-            other => match other.strip_prefix("cuda:") {
-                Some(n) => n
-                    .parse()
-                    .map(Self::Cuda)
-                    .map_err(|_| bad("the GPU index is not a number")),
-                None => Err(bad("unknown device")),
-            },
+        // The file forms: `cuda(1)` is `cuda:1`.
+        let text = s.trim();
+        let text = match text.strip_suffix(')').and_then(|t| t.split_once('(')) {
+            Some((kind, index)) => format!("{}:{}", kind.trim(), index.trim()),
+            None => text.to_string(),
+        };
+        let (kind, index) = match text.split_once(':') {
+            Some((kind, index)) => (
+                kind,
+                index
+                    .parse::<usize>()
+                    .map_err(|_| bad("the GPU index is not a number"))?,
+            ),
+            None => (text.as_str(), 0),
+        };
+        match (kind, index) {
+            ("cpu", 0) => Ok(Self::Cpu),
+            ("cuda", n) => Ok(Self::Cuda(n)),
+            ("wgpu", 0) => Ok(Self::Wgpu),
+            ("cpu" | "wgpu", _) => Err(bad("only the first adapter can be chosen")),
+            _ => Err(bad("unknown device")),
         }
     }
 }
@@ -224,7 +235,12 @@ mod tests {
         assert_eq!("cuda".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(0));
         assert_eq!("cuda:3".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(3));
         assert_eq!("wgpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Wgpu);
-        for bad in ["gpu", "cuda:x", "cuda:-1", ""] {
+        assert_eq!(
+            "cuda(2)".parse::<DeviceSpec>().unwrap(),
+            DeviceSpec::Cuda(2)
+        );
+        assert_eq!("wgpu(0)".parse::<DeviceSpec>().unwrap(), DeviceSpec::Wgpu);
+        for bad in ["gpu", "cuda:x", "cuda:-1", "", "wgpu:1", "cuda(", "cpu(1)"] {
             let e = bad.parse::<DeviceSpec>().unwrap_err();
             assert_eq!(e.code().unwrap().to_string(), "lpipe::E317", "{bad}");
         }

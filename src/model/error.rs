@@ -263,6 +263,23 @@ pub enum ModelError {
         help: String,
     },
 
+    /// A `--model` reference that is meant as a `model.source` expression but is not one.
+    #[error("`--model {spec}`: {what}")]
+    #[diagnostic(
+        code(lpipe::E318),
+        help(
+            "write what a pipeline's `model.source` takes: `hf(\"org/name\")`, \
+             `hf(\"org/name\", revision = \"v1\")`, `wheel(\"REQ\", \"FILE\")`, `local(\"dir\")` \
+             or a path"
+        )
+    )]
+    BadSource {
+        /// The reference as given.
+        spec: String,
+        /// What is wrong with it.
+        what: String,
+    },
+
     /// Model input outside what the model accepts (token ids, sequence length).
     #[error("invalid model input: {what}")]
     #[diagnostic(

@@ -93,7 +93,7 @@ pub fn load(path: &Path, device: &Device) -> Result<LoadedModel, ModelError> {
 
 /// Resolves a model reference (path, `hf:org/name`, `wheel(...)`) and loads it onto `device`.
 pub fn load_source(reference: &str, device: &Device) -> Result<LoadedModel, ModelError> {
-    let path = super::source::ModelSource::parse(reference).resolve()?;
+    let path = super::source::ModelSource::parse(reference)?.resolve()?;
     load(&path, device)
 }
 

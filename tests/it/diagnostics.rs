@@ -110,9 +110,16 @@ fn set_overrides_are_checked_and_point_at_the_argument() {
 fn invalid_templates_name_what_is_wrong() {
     let dir = lpipe::testing::scratch("e120");
     for (template, reason) in [
-        ("Q: {question}", "no `{instruction}` placeholder"),
+        ("Q: {input}", "no `{instruction}` placeholder"),
         ("{instruction} {input", "unclosed `{`"),
-        ("{instruction} {inptu}", "unknown placeholder `{inptu}`"),
+        (
+            "{instruction} {inptu}",
+            "unknown placeholder `{inptu}` (did you mean `{input}`?)",
+        ),
+        (
+            "{instruction} {output} {output}",
+            "`{output}` appears more than once",
+        ),
     ] {
         let file = dir.join("case.lpipe");
         let text = format!(
@@ -172,4 +179,37 @@ fn the_code_list_matches_the_enum() {
     let mut listed = CODES.to_vec();
     listed.sort_unstable();
     assert_eq!(declared, listed);
+}
+
+/// Every code the source can report is explained in docs/diagnostics.md or docs/codes/*.md, so
+/// a user can look up what any `lpipe::E…` means.
+#[test]
+fn every_code_in_the_source_is_documented() {
+    let mut docs = std::fs::read_to_string("docs/diagnostics.md").expect("docs/diagnostics.md");
+    for entry in std::fs::read_dir("docs/codes").expect("docs/codes") {
+        docs += &std::fs::read_to_string(entry.expect("entry").path()).expect("readable");
+    }
+    let mut missing = std::collections::BTreeSet::new();
+    let mut stack = vec![std::path::PathBuf::from("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("readable");
+            for (at, _) in text.match_indices("lpipe::E") {
+                let code = &text[at + "lpipe::".len()..];
+                let code: String = code.chars().take(4).collect();
+                let range = code[1..].chars().all(|c| c.is_ascii_digit());
+                // `E300`–`E349` in a module comment names a range, not a code.
+                let line = text[..at].rsplit('\n').next().unwrap_or_default();
+                if range && !line.trim_start().starts_with("//") && !docs.contains(&code) {
+                    missing.insert(format!("{code} ({})", path.display()));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undocumented codes: {missing:?}");
 }

@@ -116,3 +116,44 @@ fn every_key_is_commented_the_first_time_it_appears() {
         }
     }
 }
+
+/// No two runs of the shipped pipelines write the same adapter folder: the seed's pipelines all
+/// extend lora-defaults.lpipe, and an inherited export path would make them overwrite each other.
+#[test]
+fn shipped_pipelines_export_to_distinct_folders() {
+    let mut seen: std::collections::BTreeMap<PathBuf, String> = Default::default();
+    let mut exporting = 0;
+    for file in pipelines() {
+        let pipeline = check_file(&file, &[]).pipeline.expect("valid pipeline");
+        for run in &pipeline.runs {
+            let Some(export) = &run.config.export else {
+                continue;
+            };
+            exporting += 1;
+            let dir = lpipe::stages::export::destination(&pipeline, export, &run.name);
+            let dir = lpipe::check::paths::normalize(&std::path::absolute(&dir).expect("absolute"));
+            let who = format!("{} run {}", file.display(), run.name);
+            if let Some(other) = seen.insert(dir.clone(), who.clone()) {
+                panic!("{who} and {other} both export to {}", dir.display());
+            }
+        }
+    }
+    assert!(exporting >= 9, "only {exporting} runs export");
+}
+
+/// README's documentation list links every page under docs/ (it once left out three).
+#[test]
+fn readme_links_every_doc_page() {
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    for entry in std::fs::read_dir("docs").expect("docs/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            let link = format!("({})", path.display());
+            assert!(
+                readme.contains(&link),
+                "README.md does not link {}",
+                path.display()
+            );
+        }
+    }
+}

@@ -163,3 +163,40 @@ fn a_directory_without_runs_is_a_diagnostic() {
     );
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// `lpipe report --plot RUN_DIR`: `--plot` is a flag, so the run directory after it is a run
+/// directory (it was once taken as the figures folder, leaving no runs).
+#[test]
+fn report_plot_flag_does_not_swallow_the_runs() {
+    let root = lpipe::testing::scratch("report-plot-flag");
+    let sweep = root.join("runs/r_alpha");
+    for (i, r) in [2, 4].into_iter().enumerate() {
+        write_run(&sweep, r, 16, i == 0);
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lpipe"))
+        .args(["report", "--plot"])
+        .arg(&sweep)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(sweep.join("figures/losses.svg").is_file());
+    let other = root.join("elsewhere");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lpipe"))
+        .arg("report")
+        .arg(&sweep)
+        .arg("--plot-dir")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(other.join("losses.png").is_file());
+    std::fs::remove_dir_all(&root).ok();
+}

@@ -212,64 +212,56 @@ fn arith_ops(cx: &mut Cx, v: &Val) -> Option<Vec<ArithOp>> {
 }
 
 fn template(cx: &mut Cx, v: &Val) -> Option<Template> {
-    let text = match &v.kind {
+    let (text, no_input) = match &v.kind {
         Value::Symbol(_) => {
             return match as_choice(cx, v, "template", &["alpaca", "chatml"])?.as_str() {
                 "alpaca" => Some(Template::Alpaca),
-                _ => Some(Template::Chatml),
+                _ => Some(Template::Chatml { system: None }),
             };
         }
-        Value::Str(s) => s.clone(),
-        Value::Call { name, args } if name.node == "custom" => {
-            match args.as_slice() {
-                [
-                    (
-                        None,
-                        Val {
-                            kind: Value::Str(s),
-                            ..
-                        },
-                    ),
-                ] => s.clone(),
-                _ => {
-                    cx.push(LangDiagnostic::WrongArguments {
-                    call: "custom".into(),
-                    reason: "expected one string".into(),
-                    src: cx.src(v.span),
-                    span: v.span.into(),
-                    help: "write `custom(\"### Instruction:\\n{instruction}\\n\\n### Response:\\n\")`".into(),
-                });
-                    return None;
-                }
-            }
+        Value::Str(s) => (s.clone(), None),
+        Value::Call { name, .. } if name.node == "chatml" => {
+            let mut a = Fields::call(cx, v, &["system"])?;
+            let system = a.opt_string(cx, "system");
+            a.finish(cx);
+            return Some(Template::Chatml {
+                system: system.ok()?,
+            });
+        }
+        Value::Call { name, .. } if name.node == "custom" => {
+            let mut a = Fields::call(cx, v, &["text", "no_input"])?;
+            let text = a.string(cx, "text", None);
+            let no_input = a.opt_string(cx, "no_input");
+            a.finish(cx);
+            (text?, no_input.ok()?)
         }
         _ => {
-            wrong_type(cx, "`alpaca`, `chatml` or a template string", v, Vec::new());
+            wrong_type(
+                cx,
+                "`alpaca`, `chatml`, `chatml(system = \"…\")` or a template string",
+                v,
+                Vec::new(),
+            );
             return None;
         }
     };
-    let invalid = |cx: &mut Cx, reason: String| {
-        cx.push(LangDiagnostic::InvalidTemplate {
-            reason,
-            src: cx.src(v.span),
-            span: v.span.into(),
-        });
-        None
-    };
-    if !text.contains("{instruction}") {
-        return invalid(cx, "no `{instruction}` placeholder".into());
-    }
-    let mut rest = text.as_str();
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            return invalid(cx, "unclosed `{`".into());
-        };
-        let name = &after[..close];
-        if name != "instruction" && name != "input" {
-            return invalid(cx, format!("unknown placeholder `{{{name}}}`"));
+    // The reader `lpipe run` and `lpipe tokenize` fill templates with, so all three agree.
+    match crate::data::template::CustomTemplate::new(&text, no_input.as_deref()) {
+        Ok(_) => Some(Template::Custom {
+            prompt: text,
+            no_input,
+        }),
+        Err(e) => {
+            let reason = match e {
+                crate::data::error::DataError::Template { message, .. } => message,
+                other => other.to_string(),
+            };
+            cx.push(LangDiagnostic::InvalidTemplate {
+                reason,
+                src: cx.src(v.span),
+                span: v.span.into(),
+            });
+            None
         }
-        rest = &after[close + 1..];
     }
-    Some(Template::Custom { prompt: text })
 }

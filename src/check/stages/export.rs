@@ -5,14 +5,24 @@ use crate::check::fields::{Fields, Invalid, as_choice};
 use crate::check::value::Value;
 use crate::ir::{Export, Report, ReportFormat};
 
-/// Converts the export stage.
-pub fn export(cx: &mut Cx, f: &mut Fields) -> Option<Export> {
-    let path = f.path(cx, "path", None);
+/// Converts the export stage of pipeline `pipeline`; without `path` it exports to
+/// `out/<pipeline>` in the working directory (beside `runs/`), so pipelines that extend one file
+/// never share an export folder.
+pub fn export(cx: &mut Cx, f: &mut Fields, pipeline: &str) -> Option<Export> {
+    let path = match f.has("path") {
+        true => f.path(cx, "path", None),
+        false => Some(default_path(pipeline)),
+    };
     let merge = f.bool(cx, "merge", false);
     Some(Export {
         path: path?,
         merge: merge?,
     })
+}
+
+/// `out/<pipeline>`: the export folder when the file names none.
+pub fn default_path(pipeline: &str) -> std::path::PathBuf {
+    std::path::Path::new("out").join(crate::io::path_component(pipeline))
 }
 
 /// Converts the report stage.

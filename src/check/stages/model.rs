@@ -109,7 +109,7 @@ fn model_source(cx: &mut Cx, v: &Val) -> Option<ModelSource> {
     )?;
     match name.as_str() {
         "hf" => {
-            let mut a = Fields::call(cx, v, &["repo", "revision"])?;
+            let mut a = Fields::call(cx, v, &crate::ir::model::HF_PARAMS)?;
             let repo = a.string(cx, "repo", None);
             let revision = a.opt_string(cx, "revision");
             a.finish(cx);
@@ -119,7 +119,7 @@ fn model_source(cx: &mut Cx, v: &Val) -> Option<ModelSource> {
             })
         }
         "wheel" => {
-            let mut a = Fields::call(cx, v, &["requirement", "file"])?;
+            let mut a = Fields::call(cx, v, &crate::ir::model::WHEEL_PARAMS)?;
             let requirement = a.string(cx, "requirement", None);
             let file = a.string(cx, "file", None);
             a.finish(cx);
@@ -129,7 +129,7 @@ fn model_source(cx: &mut Cx, v: &Val) -> Option<ModelSource> {
             })
         }
         _ => {
-            let mut a = Fields::call(cx, v, &["path"])?;
+            let mut a = Fields::call(cx, v, &crate::ir::model::LOCAL_PARAMS)?;
             let path = a.path(cx, "path", None);
             a.finish(cx);
             Some(ModelSource::Local(path?))
@@ -187,6 +187,16 @@ fn device(cx: &mut Cx, v: &Val) -> Option<Device> {
         wrong_type(cx, "a device index (`cuda:0`)", v, Vec::new());
         return None;
     };
+    // The wgpu backend opens the default adapter; an index it would ignore is refused.
+    if kind != "cuda" && index != 0 {
+        wrong_type(
+            cx,
+            "`cpu`, `wgpu` or `cuda(N)`: only CUDA GPUs are chosen by index",
+            v,
+            Vec::new(),
+        );
+        return None;
+    }
     Some(match kind.as_str() {
         "cpu" => Device::Cpu,
         "cuda" => Device::Cuda(index),

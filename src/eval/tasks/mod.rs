@@ -6,7 +6,7 @@ pub mod mmlu;
 pub mod truthfulqa_mc1;
 pub mod truthfulqa_mc2;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +50,21 @@ pub struct Task {
 }
 
 impl Task {
+    /// The files under `data_dir` the task reads (what a preflight checks before a run).
+    pub fn files(&self, data_dir: &Path) -> Vec<PathBuf> {
+        use super::data::{arithmetic, blimp, mmlu, truthfulqa};
+        match &self.kind {
+            TaskKind::TruthfulqaMc1 | TaskKind::TruthfulqaMc2 => vec![truthfulqa::path(data_dir)],
+            TaskKind::Arithmetic { file } => vec![arithmetic::path(data_dir, file)],
+            TaskKind::Mmlu { subject } if self.num_fewshot > 0 => vec![
+                mmlu::path(data_dir, subject, "dev"),
+                mmlu::path(data_dir, subject, "test"),
+            ],
+            TaskKind::Mmlu { subject } => vec![mmlu::path(data_dir, subject, "test")],
+            TaskKind::Blimp { paradigm } => vec![blimp::path(data_dir, paradigm)],
+        }
+    }
+
     /// Reads the task's data under `data_dir` and builds every document's prompt.
     pub fn docs(&self, data_dir: &Path) -> Result<Vec<Doc>> {
         match &self.kind {

