@@ -3,6 +3,7 @@
 pub mod atomic;
 pub mod mmap;
 pub mod sysmem;
+pub mod tfevents;
 
 /// Keeps a name (a pipeline's, a run's) usable as one path component: anything but ASCII
 /// letters, digits, `-`, `_` and `.` becomes `_`, and leading or trailing dots go.

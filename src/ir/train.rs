@@ -35,6 +35,18 @@ pub struct Train {
     pub activation_checkpointing: bool,
     /// Stop after this much wall time (seconds), if set.
     pub max_time: Option<f64>,
+    /// Write TensorBoard event files in the run directory (left out of the serialized form when
+    /// on, so that cache keys and resume fingerprints from before the key existed still match).
+    #[serde(default = "on", skip_serializing_if = "is_on")]
+    pub tensorboard: bool,
+}
+
+fn on() -> bool {
+    true
+}
+
+fn is_on(b: &bool) -> bool {
+    *b
 }
 
 impl Train {

@@ -122,6 +122,7 @@ impl Stage for EvalStage<'_> {
                 dir.display()
             ));
             merge(cx, &dir, &mut out);
+            board(cx, self.on, &out);
             return Ok(Artifact::Done);
         }
         let t = Instant::now();
@@ -138,6 +139,7 @@ impl Stage for EvalStage<'_> {
                 .into_iter()
                 .collect(),
         };
+        board(cx, self.on, &out);
         let merged = merge(cx, &dir, &mut out);
         write(merged, &dir)?;
         if self.on == EvalOn::Base {
@@ -156,6 +158,32 @@ impl Stage for EvalStage<'_> {
         }
         Ok(Artifact::Done)
     }
+}
+
+/// The scores as TensorBoard scalars in the run directory (`eval/<on>/<task>/<metric>`), at the
+/// run's last optimizer step for the adapter and at step 0 for the base.
+fn board(cx: &Context, on: EvalOn, out: &EvalOutput) {
+    let enabled = cx.run.config.train.as_ref().is_none_or(|t| t.tensorboard);
+    let (on, step) = match on {
+        EvalOn::Base => ("base", 0),
+        EvalOn::Adapter => (
+            "adapter",
+            cx.summary
+                .get("train")
+                .and_then(|t| t.get("steps"))
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0),
+        ),
+    };
+    let tags: Vec<(String, f64)> = out
+        .report
+        .scores
+        .iter()
+        .map(|s| (format!("eval/{on}/{}/{}", s.name, s.metric), s.value))
+        .collect();
+    let values: Vec<(&str, f64)> = tags.iter().map(|(t, v)| (t.as_str(), *v)).collect();
+    super::tensorboard::Board::open(enabled && !values.is_empty(), cx.dir.root())
+        .scalars(step, &values);
 }
 
 /// Adds `out` to what this run's evaluations put in `dir` (one `eval.json` per directory).

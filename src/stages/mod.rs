@@ -16,6 +16,7 @@ pub mod quantize;
 pub mod report;
 pub mod rundir;
 pub mod summary;
+pub mod tensorboard;
 pub mod tokenize;
 pub mod train;
 

@@ -59,6 +59,7 @@ impl Stage for TrainStage<'_> {
         let t = Instant::now();
         let (mut first_step, mut tokens_seen) = (None, 0u64);
         let dir = cx.dir.clone();
+        let mut board = super::tensorboard::Board::open(train.tensorboard, dir.root());
         let mut on_event = |event: &Event| {
             let _ = dir.append_metric(&serde_json::to_value(event).unwrap_or_default());
             match event {
@@ -67,6 +68,16 @@ impl Stage for TrainStage<'_> {
                     stats,
                     elapsed_s,
                 } => {
+                    let seen = tokens_seen + stats.tokens as u64;
+                    board.scalars(
+                        *step,
+                        &[
+                            ("train/loss", f64::from(stats.loss)),
+                            ("train/lr", stats.lr),
+                            ("train/grad_norm", f64::from(stats.grad_norm)),
+                            ("train/tokens_per_s", seen as f64 / elapsed_s.max(1e-9)),
+                        ],
+                    );
                     bar.set_position(*step);
                     bar.set_message(format!("loss {:.4}  lr {:.2e}", stats.loss, stats.lr));
                     // `log_interval`: one line per N steps, above the bar or alone on a pipe.
@@ -90,6 +101,7 @@ impl Stage for TrainStage<'_> {
                     }
                 }
                 Event::Eval { step, val_loss } => {
+                    board.scalars(*step, &[("val/loss", f64::from(*val_loss))]);
                     bar.println(format!("step {step}: validation loss {val_loss:.4}"))
                 }
                 Event::Resumed { step, path } => {

@@ -72,6 +72,7 @@ const KEYS: &[(&str, &str, &str, Effect)] = &[
         Effect::Refused,
     ),
     ("train", "max_time", "max_time", Effect::Run),
+    ("train", "tensorboard", "tensorboard", Effect::Run),
     ("eval", "tasks", "tasks", Effect::Run),
     ("eval", "on", "on", Effect::Run),
     ("eval", "limit", "limit", Effect::Run),

@@ -53,6 +53,7 @@ mod sweep_cli;
 mod sweep_jobs;
 mod sweep_plots;
 mod syntax_agreement;
+mod tensorboard;
 mod tokenizer_bpe;
 mod tokenizer_hf_json;
 mod tokenizer_load;

@@ -151,6 +151,7 @@ pub fn train(cx: &mut Cx, f: &mut Fields, model_precision: Precision) -> Option<
         other => other.map(|(b, _)| b),
     };
     let max_time = f.opt_duration(cx, "max_time");
+    let tensorboard = f.bool(cx, "tensorboard", true);
     Some(Train {
         optimizer: optimizer?,
         schedule: schedule?,
@@ -166,6 +167,7 @@ pub fn train(cx: &mut Cx, f: &mut Fields, model_precision: Precision) -> Option<
         log_interval: log_interval?,
         activation_checkpointing: activation_checkpointing?,
         max_time: max_time.ok()?,
+        tensorboard: tensorboard?,
     })
 }
 
