@@ -62,6 +62,13 @@ pub struct MissingInput {
     pub span: Option<SourceSpan>,
 }
 
+impl MissingInput {
+    /// Its code (`lpipe::E160`).
+    pub fn code(&self) -> &'static str {
+        self.input.code()
+    }
+}
+
 impl fmt::Display for MissingInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

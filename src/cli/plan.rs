@@ -40,13 +40,16 @@ pub struct Args {
     /// Do not tokenize the dataset for its length statistics.
     #[arg(long)]
     pub no_lengths: bool,
+    /// Evaluation data for eval stages that name none (for the inputs section).
+    #[arg(long, default_value = crate::eval::data::DEFAULT_DIR)]
+    pub data_dir: PathBuf,
 }
 
 /// Runs `lpipe plan`.
 pub fn run(args: Args) -> miette::Result<ExitCode> {
     let checked = check_file(&args.file, &args.sets);
     print_diagnostics(&checked.diagnostics);
-    let Some(pipeline) = checked.pipeline else {
+    let Some(pipeline) = checked.pipeline.clone() else {
         return Ok(ExitCode::from(super::EXIT_DIAGNOSTICS));
     };
     // The checker already rejected cycles, so the graph builds.
@@ -83,6 +86,7 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
                 };
                 if args.format == Format::Text {
                     render::text(&pipeline, &schedule, &lengths)
+                        + &inputs_section(&checked, &args.data_dir)
                 } else {
                     let plan = serde_json::json!({
                         "pipeline": pipeline.name,
@@ -104,6 +108,26 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What `lpipe run` would refuse for a missing input, one line each (a plan may well be made
+/// on a machine without the weights, so this informs and does not fail).
+fn inputs_section(checked: &crate::check::Checked, data_dir: &std::path::Path) -> String {
+    let Some(pipeline) = &checked.pipeline else {
+        return String::new();
+    };
+    let missing = crate::check::resources::missing_inputs(&pipeline.runs, checked, data_dir);
+    if missing.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\ninputs not on this machine (`lpipe run` stops on them; `lpipe check --resources` says \
+         how to get each):\n",
+    );
+    for m in &missing {
+        out += &format!("  {}  {}\n", m.code(), m.path.display());
+    }
+    out
 }
 
 /// Token lengths of each distinct dataset; a dataset or tokenizer that fails (rather than being

@@ -24,7 +24,9 @@ pub struct Args {
     /// Tokenize every record of an Alpaca JSON / JSONL file (template: alpaca unless given).
     #[arg(long, value_name = "FILE")]
     pub records: Option<PathBuf>,
-    /// Prompt template: `alpaca`, `chatml`, or a template string with `{instruction}`, `{input}`, `{output}`.
+    /// Prompt template, as a pipeline's `dataset.template`: `alpaca`, `chatml`, `chatml(system =
+    /// "…")`, a template string with `{instruction}`, `{input}`, `{output}`, or `custom("…",
+    /// no_input = "…")`.
     #[arg(long)]
     pub template: Option<String>,
     /// The record's input, with TEXT and `--template`.

@@ -17,6 +17,7 @@ mod data_template;
 mod data_tokenize;
 mod device;
 mod diagnostics;
+mod doc_commands;
 mod eval_full_tasks;
 mod eval_model_reference;
 mod eval_reference;

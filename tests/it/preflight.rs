@@ -135,3 +135,34 @@ fn present_inputs_pass() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `lpipe plan` lists what is missing and still plans (a plan is often made on a machine
+/// without the weights).
+#[test]
+fn plan_lists_missing_inputs_and_still_plans() {
+    let dir = case(
+        "plan",
+        "  source = hf(\"meta-llama/Llama-2-7b-hf\")",
+        "eval {\n  tasks = [truthfulqa_mc2]\n}\n",
+    );
+    let out = lpipe(&dir, &["plan"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let section = text
+        .split_once("inputs not on this machine")
+        .map(|(_, s)| s)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        section.contains("lpipe::E160  hub/models--meta-llama--Llama-2-7b-hf"),
+        "{section}"
+    );
+    assert!(
+        section.contains("lpipe::E163  data/truthfulqa/data/mc_task.json"),
+        "{section}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
