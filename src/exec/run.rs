@@ -92,6 +92,7 @@ pub(crate) fn run_point(
     shared_only: bool,
 ) -> Result<RunOutcome, ExecError> {
     let dir = RunDir::for_run(pipeline, run)?;
+    let _lock = (!shared_only).then(|| dir.lock()).transpose()?;
     if !shared_only {
         if let Some(skipped) = dir.finished_earlier(run, opts.force) {
             return Ok(skipped);

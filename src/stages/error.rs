@@ -95,6 +95,21 @@ pub enum ExecError {
         names: String,
     },
 
+    /// Another process is running this run (it holds the run directory's lock).
+    #[error("run directory `{}` is in use by another lpipe run ({holder})", dir.display())]
+    #[diagnostic(
+        code(lpipe::E805),
+        help(
+            "wait for it to finish (`lpipe status` shows it) or stop it; two processes writing one run directory would mix their checkpoints and metrics"
+        )
+    )]
+    Busy {
+        /// The run directory.
+        dir: PathBuf,
+        /// Who holds it, as that process wrote it (`pid 4242 on node7 since 1796613919`).
+        holder: String,
+    },
+
     /// `lpipe run --jobs` could not start a run's process.
     #[error("cannot start a process for run {run}: {message}")]
     #[diagnostic(

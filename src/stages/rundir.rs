@@ -78,10 +78,60 @@ impl RunDir {
         file.write_all(line.as_bytes())
     }
 
+    /// Takes the run directory for this process until the returned lock drops, so a second
+    /// `lpipe run` of the same run (another shell, a resubmitted Slurm task) is refused (E805)
+    /// instead of writing beside this one. The OS releases the lock when the process dies, so a
+    /// killed run never leaves it stuck.
+    pub fn lock(&self) -> Result<RunLock, ExecError> {
+        let path = self.root.join(".lock");
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ExecError::write(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path)
+                    .ok()
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| "a process that has not said who it is".into());
+                return Err(ExecError::Busy {
+                    dir: self.root.clone(),
+                    holder,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(ExecError::write(&path, e)),
+        }
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let who = format!(
+            "pid {} on {} since {since}",
+            std::process::id(),
+            host.trim()
+        );
+        // Best effort: the lock holds without the note, which only names the holder.
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.write_all(who.as_bytes()));
+        Ok(RunLock { _file: file })
+    }
+
     /// Whether this run finished (its summary exists).
     pub fn is_finished(&self) -> bool {
         self.summary().is_file()
     }
+}
+
+/// The lock of a run directory held by this process ([`RunDir::lock`]).
+#[derive(Debug)]
+pub struct RunLock {
+    _file: fs::File,
 }
 
 /// What one finished run reports.

@@ -207,3 +207,32 @@ fn after_edges_order_the_run() {
         "`after = [train]` moves the base evaluation after training"
     );
 }
+
+/// A second `lpipe run` of a run another process is running is refused (E805, naming the
+/// holder) and writes nothing there; once the holder lets go, the same command runs.
+#[test]
+fn a_run_in_progress_elsewhere_is_refused() {
+    let root = scratch("keys-lock");
+    let model = write_tiny_llama(&root.join("tiny-llama"));
+    let file = pipeline(&root, "locked", &model, no_sweep);
+    let run_dir = root.join("runs/locked/locked");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let lock = std::fs::File::create(run_dir.join(".lock")).unwrap();
+    lock.lock().unwrap();
+    std::fs::write(run_dir.join(".lock"), "pid 4242 on node7 since 0").unwrap();
+    let out = lpipe(&root, &["run", "--quiet"], &file);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("lpipe::E805") && err.contains("pid 4242 on node7"),
+        "{err}"
+    );
+    assert!(
+        !run_dir.join("metrics.jsonl").exists(),
+        "the refused run wrote metrics"
+    );
+    drop(lock);
+    let out = lpipe(&root, &["run", "--quiet"], &file);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(run_dir.join("summary.json").is_file());
+}
