@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod bench;
 pub mod check;
+pub mod explain;
 pub mod export;
 pub mod fmt;
 pub mod generate;
@@ -54,6 +55,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Rewrite pipeline files canonically (comments kept).
     Fmt(fmt::Args),
+    /// Explain a diagnostic code with an example (`lpipe explain E107`).
+    Explain(explain::Args),
     /// Execute a pipeline: data, model, quantization, training, evaluation, export.
     Run(run::Args),
     /// Generate text from a model (optionally with a LoRA adapter).
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Run(args) => run::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Score(args) => score::run(args),

@@ -181,15 +181,9 @@ fn the_code_list_matches_the_enum() {
     assert_eq!(declared, listed);
 }
 
-/// Every code the source can report is explained in docs/diagnostics.md or docs/codes/*.md, so
-/// a user can look up what any `lpipe::E…` means.
-#[test]
-fn every_code_in_the_source_is_documented() {
-    let mut docs = std::fs::read_to_string("docs/diagnostics.md").expect("docs/diagnostics.md");
-    for entry in std::fs::read_dir("docs/codes").expect("docs/codes") {
-        docs += &std::fs::read_to_string(entry.expect("entry").path()).expect("readable");
-    }
-    let mut missing = std::collections::BTreeSet::new();
+/// Every `lpipe::E…` code the source can report, with a file that reports it.
+fn source_codes() -> std::collections::BTreeMap<String, std::path::PathBuf> {
+    let mut codes = std::collections::BTreeMap::new();
     let mut stack = vec![std::path::PathBuf::from("src")];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("src") {
@@ -200,16 +194,53 @@ fn every_code_in_the_source_is_documented() {
             }
             let text = std::fs::read_to_string(&path).expect("readable");
             for (at, _) in text.match_indices("lpipe::E") {
-                let code = &text[at + "lpipe::".len()..];
-                let code: String = code.chars().take(4).collect();
-                let range = code[1..].chars().all(|c| c.is_ascii_digit());
-                // `E300`–`E349` in a module comment names a range, not a code.
+                let code: String = text[at + "lpipe::".len()..].chars().take(4).collect();
+                let digits = code[1..].chars().all(|c| c.is_ascii_digit());
+                // `E300`–`E349` in a comment names a range, not a code.
                 let line = text[..at].rsplit('\n').next().unwrap_or_default();
-                if range && !line.trim_start().starts_with("//") && !docs.contains(&code) {
-                    missing.insert(format!("{code} ({})", path.display()));
+                if digits && !line.trim_start().starts_with("//") {
+                    codes.entry(code).or_insert_with(|| path.clone());
                 }
             }
         }
     }
+    codes
+}
+
+/// Every code the source can report is explained in docs/diagnostics.md or docs/codes/*.md, so
+/// a user can look up what any `lpipe::E…` means.
+#[test]
+fn every_code_in_the_source_is_documented() {
+    let mut docs = std::fs::read_to_string("docs/diagnostics.md").expect("docs/diagnostics.md");
+    for entry in std::fs::read_dir("docs/codes").expect("docs/codes") {
+        docs += &std::fs::read_to_string(entry.expect("entry").path()).expect("readable");
+    }
+    let codes = source_codes();
+    assert!(codes.len() > 100, "found {} codes", codes.len());
+    let missing: Vec<String> = codes
+        .iter()
+        .filter(|(code, _)| !docs.contains(code.as_str()))
+        .map(|(code, path)| format!("{code} ({})", path.display()))
+        .collect();
     assert!(missing.is_empty(), "undocumented codes: {missing:?}");
+}
+
+/// `lpipe explain` knows every code the source can report (its own section or its table row).
+#[test]
+fn every_code_in_the_source_can_be_explained() {
+    let missing: Vec<String> = source_codes()
+        .into_keys()
+        .filter(|code| lpipe::cli::explain::explain(code).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "`lpipe explain` does not know {missing:?}"
+    );
+    let e107 = lpipe::cli::explain::explain("lpipe::e107").expect("E107");
+    assert!(
+        e107.contains("A value outside its allowed range."),
+        "{e107}"
+    );
+    assert!(e107.contains("must be between 1 and 65536"), "{e107}");
+    assert!(!e107.contains("## E108"), "{e107}");
 }
