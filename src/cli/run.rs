@@ -55,12 +55,18 @@ pub fn run(args: Args) -> miette::Result<ExitCode> {
     // The first Ctrl-C asks the trainer to checkpoint and stop; a second one exits at once.
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    let _ = ctrlc::set_handler(move || {
+    let handler = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
         eprintln!("\nlpipe: stopping after this step (Ctrl-C again to abort without a checkpoint)");
     });
+    if let Err(e) = handler {
+        eprintln!(
+            "lpipe: warning: cannot catch Ctrl-C ({e}): it will end the run without a checkpoint; \
+             `train.max_time` still stops cleanly"
+        );
+    }
     if args.jobs == 0 {
         eprintln!("error: `--jobs` must be at least 1");
         return Ok(ExitCode::from(super::EXIT_USAGE));

@@ -60,8 +60,19 @@ impl Stage for TrainStage<'_> {
         let (mut first_step, mut tokens_seen) = (None, 0u64);
         let dir = cx.dir.clone();
         let mut board = super::tensorboard::Board::open(train.tensorboard, dir.root());
+        let mut metrics_failed = false;
         let mut on_event = |event: &Event| {
-            let _ = dir.append_metric(&serde_json::to_value(event).unwrap_or_default());
+            // Training goes on without its log (the checkpoints are what resume needs), but the
+            // loss of it is said, once.
+            if let Err(e) = dir.append_metric(&serde_json::to_value(event).unwrap_or_default())
+                && !std::mem::replace(&mut metrics_failed, true)
+            {
+                log(format!(
+                    "warning: cannot append to {}: {e}; training continues, but this and later \
+                     metrics lines are not written",
+                    dir.metrics().display()
+                ));
+            }
             match event {
                 Event::Step {
                     step,

@@ -236,3 +236,19 @@ fn a_run_in_progress_elsewhere_is_refused() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(run_dir.join("summary.json").is_file());
 }
+
+/// A metrics line that cannot be written is said (once), and training still finishes.
+#[test]
+fn an_unwritable_metrics_log_is_reported_not_ignored() {
+    let root = scratch("keys-metrics");
+    let model = write_tiny_llama(&root.join("tiny-llama"));
+    let file = pipeline(&root, "nometrics", &model, no_sweep);
+    let run_dir = root.join("runs/nometrics/nometrics");
+    // A directory where the file should be: every append fails with EISDIR.
+    std::fs::create_dir_all(run_dir.join("metrics.jsonl")).unwrap();
+    let out = lpipe(&root, &["run", "--quiet"], &file);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("cannot append to").count(), 1, "{err}");
+    assert!(run_dir.join("adapter/adapter_model.safetensors").is_file());
+}
