@@ -115,6 +115,17 @@ impl Stage for TrainStage<'_> {
                     board.scalars(*step, &[("val/loss", f64::from(*val_loss))]);
                     bar.println(format!("step {step}: validation loss {val_loss:.4}"))
                 }
+                Event::CheckpointSkipped { path, reason } => {
+                    let line = format!(
+                        "lpipe: warning: checkpoint {} is unreadable ({reason}); resuming from \
+                         the one before it",
+                        path.display()
+                    );
+                    match bar.is_hidden() {
+                        true => eprintln!("{line}"),
+                        false => bar.println(line),
+                    }
+                }
                 Event::Resumed { step, path } => {
                     bar.println(format!("resumed at step {step} from {}", path.display()))
                 }

@@ -153,6 +153,48 @@ pub fn latest(root: &Path) -> Result<Option<PathBuf>, TrainError> {
     Ok(complete_steps(root)?.pop().map(|(_, p)| p))
 }
 
+/// The newest checkpoint under `root` that loads, and the newer ones that did not.
+#[derive(Debug)]
+pub struct Newest {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// What it holds.
+    pub checkpoint: Checkpoint,
+    /// Newer checkpoints that could not be read (truncated, corrupted), with why.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Loads the newest readable checkpoint: the one `latest` names, then the others from the
+/// highest step down, so a checkpoint damaged after it was written (a truncated file, a bad
+/// disk block) costs the steps since the previous one instead of the run. `Ok(None)` when there
+/// is none; the newest one's error when none loads (starting over silently would hide it).
+pub fn load_newest(root: &Path) -> Result<Option<Newest>, TrainError> {
+    let mut candidates: Vec<PathBuf> = latest(root)?.into_iter().collect();
+    for (_, dir) in complete_steps(root)?.into_iter().rev() {
+        if !candidates.contains(&dir) {
+            candidates.push(dir);
+        }
+    }
+    let mut skipped = Vec::new();
+    let mut first_error = None;
+    for dir in candidates {
+        match load(&dir) {
+            Ok(checkpoint) => {
+                return Ok(Some(Newest {
+                    dir,
+                    checkpoint,
+                    skipped,
+                }));
+            }
+            Err(e) => {
+                skipped.push((dir, e.to_string()));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(None), Err)
+}
+
 /// Reads a checkpoint directory.
 pub fn load(dir: &Path) -> Result<Checkpoint, TrainError> {
     let adapter = Adapter::load(dir)?;
@@ -251,6 +293,31 @@ mod tests {
         // a half-written directory (no state file) is never chosen
         std::fs::create_dir_all(root.join("step-00000007")).unwrap();
         assert!(latest(&root).unwrap().unwrap().ends_with("step-00000004"));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_damaged_newest_checkpoint_falls_back_to_the_previous_one() {
+        let root = std::env::temp_dir().join(format!("lpipe-ckpt-bad-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        assert!(load_newest(&root).unwrap().is_none());
+        for step in 3..=4 {
+            save(&root, &sample(step), 2).unwrap();
+        }
+        // Truncate the newest one's optimizer state, as a disk error after the commit would.
+        let opt = root.join("step-00000004").join(OPTIMIZER_FILE);
+        let bytes = std::fs::read(&opt).unwrap();
+        std::fs::write(&opt, &bytes[..bytes.len() / 2]).unwrap();
+        let newest = load_newest(&root).unwrap().expect("the older one loads");
+        assert!(newest.dir.ends_with("step-00000003"));
+        assert_eq!(newest.checkpoint, sample(3));
+        assert_eq!(newest.skipped.len(), 1);
+        assert!(newest.skipped[0].0.ends_with("step-00000004"));
+        // Both damaged: the newest's error, not a silent fresh start.
+        let opt = root.join("step-00000003").join(OPTIMIZER_FILE);
+        std::fs::write(&opt, b"not safetensors").unwrap();
+        let err = load_newest(&root).unwrap_err().to_string();
+        assert!(err.contains("step-00000004"), "{err}");
         let _ = std::fs::remove_dir_all(&root);
     }
 }

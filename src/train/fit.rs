@@ -131,6 +131,13 @@ pub enum Event {
         /// Its directory.
         path: PathBuf,
     },
+    /// A newer checkpoint could not be read; an older one is used instead.
+    CheckpointSkipped {
+        /// The unreadable checkpoint.
+        path: PathBuf,
+        /// Why it could not be read.
+        reason: String,
+    },
     /// Training continues from a checkpoint.
     Resumed {
         /// Steps already done.
@@ -317,9 +324,12 @@ pub fn fit<M: LoraModel + ?Sized>(
 
     // 2. resume from the newest checkpoint
     if let (Some(root), true) = (&plan.root, plan.resume)
-        && let Some(dir) = checkpoint::latest(root)?
+        && let Some(newest) = checkpoint::load_newest(root)?
     {
-        let ckpt = checkpoint::load(&dir)?;
+        for (path, reason) in newest.skipped {
+            on_event(&Event::CheckpointSkipped { path, reason });
+        }
+        let (dir, ckpt) = (newest.dir, newest.checkpoint);
         if ckpt.state.fingerprint != fp {
             return Err(TrainError::ResumeMismatch {
                 path: dir,

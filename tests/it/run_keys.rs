@@ -252,3 +252,38 @@ fn an_unwritable_metrics_log_is_reported_not_ignored() {
     assert_eq!(err.matches("cannot append to").count(), 1, "{err}");
     assert!(run_dir.join("adapter/adapter_model.safetensors").is_file());
 }
+
+/// A checkpoint damaged on disk after it was written: the resume says so, continues from the one
+/// before it, and still ends bit-identical to an uninterrupted run.
+#[test]
+fn a_damaged_checkpoint_falls_back_to_the_previous_one() {
+    let root = scratch("keys-bad-ckpt");
+    let model = write_tiny_llama(&root.join("tiny-llama"));
+    let whole = pipeline(&root, "whole", &model, no_sweep);
+    let sliced = pipeline(&root, "sliced", &model, |t| {
+        no_sweep(t).replace("  checkpoint_interval = 2\n", "  max_time = 1ms\n")
+    });
+    assert!(lpipe(&root, &["run", "--quiet"], &whole).status.success());
+    // Two invocations: checkpoints after steps 1 and 2.
+    for _ in 0..2 {
+        let out = lpipe(&root, &["run", "--quiet"], &sliced);
+        assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    }
+    let newest = root.join("runs/sliced/sliced/checkpoints/step-00000002/optimizer.safetensors");
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
+    let mut warned = false;
+    for _ in 0..3 {
+        let out = lpipe(&root, &["run", "--quiet"], &sliced);
+        warned |= stderr(&out).contains("step-00000002 is unreadable");
+        if out.status.code() == Some(0) {
+            break;
+        }
+        assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    }
+    assert!(warned, "the fallback was not said");
+    assert_eq!(
+        adapter_bytes(&root.join("runs/sliced/sliced")),
+        adapter_bytes(&root.join("runs/whole/whole"))
+    );
+}
