@@ -43,7 +43,6 @@ impl Template {
     /// (`alpaca`, `chatml`, `chatml(system = "…")`, `custom("…"[, "…"])`, a template string),
     /// read with the pipeline grammar so that both accept the same spellings.
     pub fn from_spec(spec: &str) -> Result<Self, DataError> {
-        use crate::syntax::ast::ExprKind;
         if let Some(t) = Template::builtin(spec.trim()) {
             return Ok(t);
         }
@@ -64,42 +63,25 @@ impl Template {
                 ))),
             };
         }
-        let text = format!("template = {spec}");
-        let file = crate::source::SourceFile::virtual_file("--template", text.as_str());
-        let assign = crate::syntax::parser::parse_set(&file, crate::span::FileId(0))
-            .map_err(|_| bad("not a valid expression".into()))?;
-        let ExprKind::Call { name, args } = assign.value.kind else {
-            return Err(bad("not a template".into()));
-        };
-        let params: &[&str] = match name.node.as_str() {
-            "chatml" => &["system"],
-            _ => &["text", "no_input"],
-        };
-        let mut values: Vec<Option<String>> = vec![None; params.len()];
-        for (i, arg) in args.into_iter().enumerate() {
-            let at = match &arg.name {
-                Some(n) => params.iter().position(|p| *p == n.node),
-                None => Some(i),
-            };
-            match (at.and_then(|at| values.get_mut(at)), arg.value.kind) {
-                (Some(slot), ExprKind::Str(v)) => *slot = Some(v),
-                _ => {
-                    return Err(bad(format!(
-                        "`{}(…)` takes the strings {}",
-                        name.node,
-                        params.join(", ")
-                    )));
-                }
-            }
-        }
-        match (name.node.as_str(), values.as_slice()) {
-            ("chatml", [system]) => Ok(Template::Chatml {
-                system: system.clone(),
+        use crate::ir::dataset::{CHATML_PARAMS, CUSTOM_PARAMS};
+        use crate::syntax::call::{FlagValue, flag_value};
+        let value = flag_value("--template", spec, |name| match name {
+            "chatml" => Some(&CHATML_PARAMS[..]),
+            "custom" => Some(&CUSTOM_PARAMS[..]),
+            _ => None,
+        })
+        .map_err(bad)?;
+        match value {
+            FlagValue::Call { name, args } if name == "chatml" => Ok(Template::Chatml {
+                system: args.into_iter().next().flatten(),
             }),
-            (_, [Some(text), no_input]) => {
-                CustomTemplate::new(text, no_input.as_deref()).map(Template::Custom)
-            }
-            _ => Err(bad("`custom(…)` needs the template text".into())),
+            FlagValue::Call { args, .. } => match args.as_slice() {
+                [Some(text), no_input] => {
+                    CustomTemplate::new(text, no_input.as_deref()).map(Template::Custom)
+                }
+                _ => Err(bad("`custom(…)` needs the template text".into())),
+            },
+            FlagValue::Str(_) => Err(bad("not a template".into())),
         }
     }
 

@@ -24,5 +24,15 @@ pub fn path_component(name: &str) -> String {
     }
 }
 
+/// This machine's name (`/proc/sys/kernel/hostname`), `localhost` when it cannot be read: it
+/// labels event files and run locks, so a user can tell which node wrote them.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
 pub use atomic::{StagedDir, write_atomic, write_atomic_with, write_json_atomic};
 pub use mmap::map_readonly;

@@ -87,6 +87,11 @@ pub enum ArithOp {
     Times,
 }
 
+/// The argument of `chatml(…)` in `dataset.template` (and `--template`).
+pub const CHATML_PARAMS: [&str; 1] = ["system"];
+/// The arguments of `custom(…)`, in positional order.
+pub const CUSTOM_PARAMS: [&str; 2] = ["text", "no_input"];
+
 /// Prompt templates.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Template {

@@ -106,55 +106,33 @@ impl ModelSource {
     /// `s` read as the value of `model.source` in a pipeline file (the same grammar and the same
     /// argument names as the checker), if it is one of those forms.
     fn parse_expression(s: &str) -> Option<Result<Self, String>> {
-        use crate::syntax::ast::ExprKind;
+        use crate::ir::model::{HF_PARAMS, LOCAL_PARAMS, WHEEL_PARAMS};
+        use crate::syntax::call::{FlagValue, flag_value};
         let forms = ["hf(", "wheel(", "local(", "\""];
         if !forms.iter().any(|f| s.starts_with(f)) {
             return None;
         }
-        let text = format!("source = {s}");
-        let file = crate::source::SourceFile::virtual_file("--model", text.as_str());
-        let Ok(assign) = crate::syntax::parser::parse_set(&file, crate::span::FileId(0)) else {
-            return Some(Err("not a valid expression".into()));
-        };
-        let (name, args) = match assign.value.kind {
-            ExprKind::Str(path) => return Some(Ok(Self::Path(PathBuf::from(path)))),
-            ExprKind::Call { name, args } => (name.node, args),
-            _ => return Some(Err("not a model source".into())),
-        };
-        let params: &[&str] = match name.as_str() {
-            "hf" => &crate::ir::model::HF_PARAMS,
-            "wheel" => &crate::ir::model::WHEEL_PARAMS,
-            _ => &crate::ir::model::LOCAL_PARAMS,
-        };
-        // Positional arguments first, then named ones, as the checker binds them.
-        let mut values: Vec<Option<String>> = vec![None; params.len()];
-        for (i, arg) in args.into_iter().enumerate() {
-            let ExprKind::Str(value) = arg.value.kind else {
-                return Some(Err(format!("`{name}(…)` takes strings")));
-            };
-            let at = match &arg.name {
-                Some(n) => params.iter().position(|p| *p == n.node),
-                None => Some(i),
-            };
-            match at.and_then(|at| values.get_mut(at)) {
-                Some(slot) => *slot = Some(value),
-                None => {
-                    return Some(Err(format!("`{name}(…)` takes {}", params.join(", "))));
-                }
-            }
-        }
-        Some(match (name.as_str(), values.as_slice()) {
-            ("hf", [Some(repo), revision]) => Ok(Self::Hub {
-                repo: repo.clone(),
-                revision: revision.clone(),
-            }),
-            ("wheel", [Some(requirement), Some(file)]) => Ok(Self::Wheel {
-                requirement: requirement.clone(),
-                file: file.clone(),
-            }),
-            ("local", [Some(path)]) => Ok(Self::Path(PathBuf::from(path))),
-            _ => Err(format!("`{name}(…)` needs {}", params.join(", "))),
-        })
+        let value = flag_value("--model", s, |name| match name {
+            "hf" => Some(&HF_PARAMS[..]),
+            "wheel" => Some(&WHEEL_PARAMS[..]),
+            "local" => Some(&LOCAL_PARAMS[..]),
+            _ => None,
+        });
+        Some(value.and_then(|value| match value {
+            FlagValue::Str(path) => Ok(Self::Path(PathBuf::from(path))),
+            FlagValue::Call { name, args } => match (name.as_str(), args.as_slice()) {
+                ("hf", [Some(repo), revision]) => Ok(Self::Hub {
+                    repo: repo.clone(),
+                    revision: revision.clone(),
+                }),
+                ("wheel", [Some(requirement), Some(file)]) => Ok(Self::Wheel {
+                    requirement: requirement.clone(),
+                    file: file.clone(),
+                }),
+                ("local", [Some(path)]) => Ok(Self::Path(PathBuf::from(path))),
+                _ => Err(format!("`{name}(…)` needs its first argument")),
+            },
+        }))
     }
 }
 

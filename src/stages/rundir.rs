@@ -109,11 +109,10 @@ impl RunDir {
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         let who = format!(
             "pid {} on {} since {since}",
             std::process::id(),
-            host.trim()
+            crate::io::hostname()
         );
         // Best effort: the lock holds without the note, which only names the holder.
         let _ = file

@@ -2,7 +2,7 @@
 //! CLI flag (`--device`, `--model`) accepts with the same meaning, and what one refuses the other
 //! refuses.
 
-use lpipe::check::check_file;
+use lpipe::check::check_text;
 use lpipe::ir::{self, Device};
 use lpipe::model::device::DeviceSpec;
 use lpipe::model::source::ModelSource;
@@ -10,27 +10,18 @@ use miette::Diagnostic;
 
 /// The model block of a pipeline with `key = value`, checked; the run's model if it checks.
 fn file_model(key: &str, value: &str) -> Option<ir::Model> {
-    let dir = lpipe::testing::scratch("syntax-agreement");
-    std::fs::create_dir_all(&dir).unwrap();
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let file = dir.join(format!("p{n}.lpipe"));
     let source = match key {
-        "source" => value.to_string(),
-        _ => "\"m.gguf\"".to_string(),
+        "source" => value,
+        _ => "\"m.gguf\"",
     };
     let device = match key {
-        "device" => value.to_string(),
-        _ => "cpu".to_string(),
+        "device" => value,
+        _ => "cpu",
     };
-    std::fs::write(
-        &file,
-        format!("model {{ source = {source} arch = tiny device = {device} }}\n"),
-    )
-    .unwrap();
-    let checked = check_file(&file, &[]);
-    std::fs::remove_file(&file).ok();
-    checked.pipeline.map(|p| p.runs[0].config.model.clone())
+    let text = format!("model {{ source = {source} arch = tiny device = {device} }}\n");
+    check_text("p.lpipe", &text, &[])
+        .pipeline
+        .map(|p| p.runs[0].config.model.clone())
 }
 
 #[test]
@@ -155,22 +146,11 @@ fn model_sources_mean_the_same_in_files_and_on_the_command_line() {
 
 /// The dataset's template as a file checks it, if it does.
 fn file_template(value: &str) -> Option<ir::Template> {
-    let dir = lpipe::testing::scratch("syntax-agreement");
-    std::fs::create_dir_all(&dir).unwrap();
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let file = dir.join(format!("t{n}.lpipe"));
-    std::fs::write(
-        &file,
-        format!(
-            "dataset {{ source = arithmetic(count = 10) template = {value} }}\n\
-             model {{ source = \"m.gguf\" arch = tiny device = cpu }}\n"
-        ),
-    )
-    .unwrap();
-    let checked = check_file(&file, &[]);
-    std::fs::remove_file(&file).ok();
-    checked
+    let text = format!(
+        "dataset {{ source = arithmetic(count = 10) template = {value} }}\n\
+         model {{ source = \"m.gguf\" arch = tiny device = cpu }}\n"
+    );
+    check_text("p.lpipe", &text, &[])
         .pipeline
         .and_then(|p| p.runs[0].config.dataset.clone())
         .map(|d| d.template)

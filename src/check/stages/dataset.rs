@@ -221,7 +221,7 @@ fn template(cx: &mut Cx, v: &Val) -> Option<Template> {
         }
         Value::Str(s) => (s.clone(), None),
         Value::Call { name, .. } if name.node == "chatml" => {
-            let mut a = Fields::call(cx, v, &["system"])?;
+            let mut a = Fields::call(cx, v, &crate::ir::dataset::CHATML_PARAMS)?;
             let system = a.opt_string(cx, "system");
             a.finish(cx);
             return Some(Template::Chatml {
@@ -229,7 +229,7 @@ fn template(cx: &mut Cx, v: &Val) -> Option<Template> {
             });
         }
         Value::Call { name, .. } if name.node == "custom" => {
-            let mut a = Fields::call(cx, v, &["text", "no_input"])?;
+            let mut a = Fields::call(cx, v, &crate::ir::dataset::CUSTOM_PARAMS)?;
             let text = a.string(cx, "text", None);
             let no_input = a.opt_string(cx, "no_input");
             a.finish(cx);
